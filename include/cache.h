@@ -1,0 +1,62 @@
+/*
+ * cache.h - the response cache: one entry per (API path, Accept).
+ *
+ * Rules, in the order they are applied to a lookup:
+ *  1. a response younger than the TTL is served without a request;
+ *  2. a 4xx answer (404, 403, ...) is remembered for CFS_NEGATIVE_TTL
+ *     seconds only, so a resource created a moment later shows up soon;
+ *  3. identical requests in flight at once are made once: later callers
+ *     wait for the first one's outcome;
+ *  4. when a refresh fails after its retries, the last good response is
+ *     served (with a warning) and tried again after CFS_STALE_RETRY seconds;
+ *     with no good copy the caller gets EIO, also remembered that long;
+ *  5. only complete, well-formed 2xx bodies are ever stored (http.c
+ *     rejects the rest);
+ *  6. when stored bodies pass CFS_CACHE_BYTES the least recently used
+ *     entries are dropped; SIGHUP (cfs_cache_request_flush) empties it.
+ */
+#ifndef CFS_CACHE_H
+#define CFS_CACHE_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "util.h"
+
+#define CFS_NEGATIVE_TTL 3.0
+#define CFS_STALE_RETRY 2.0
+#define CFS_CACHE_BYTES (128u << 20)
+
+struct cfs_http;
+struct cfs_cache;
+
+/* One API response; immutable and shared by reference. */
+struct cfs_resp {
+	int refs;
+	struct cfs_blob *body;
+	json_t *json;               /* NULL unless the body is JSON */
+	char *path;                 /* as requested, for xattrs */
+	char request_id[128];
+	double fetched_at;
+	uint64_t gen;               /* distinct for every response */
+};
+
+struct cfs_cache *cfs_cache_new(struct cfs_http *http, unsigned int ttl);
+void cfs_cache_free(struct cfs_cache *c);
+
+/* A fresh or last-good response for path, or -errno. */
+int cfs_cache_get(struct cfs_cache *c, const char *path, const char *accept,
+		  struct cfs_resp **out);
+/* Starts the missing ones of n fetches in parallel and waits for them. */
+void cfs_cache_prefetch(struct cfs_cache *c, char *const *paths,
+			const char *accept, size_t n);
+
+struct cfs_resp *cfs_resp_ref(struct cfs_resp *r);
+void cfs_resp_unref(struct cfs_resp *r);
+
+/* Async-signal-safe: the next lookup empties every cache. */
+void cfs_cache_request_flush(void);
+/* Bumps whenever a flush was requested; other caches compare it. */
+unsigned int cfs_cache_flush_epoch(void);
+
+#endif

@@ -1,0 +1,35 @@
+/*
+ * diskcache.h - the persistent cache of invoice PDFs and HTML pages.
+ *
+ * Layout: DIR/<api host>/<API path>, plus <API path>.meta holding the
+ * fingerprint of the invoice's list entry it was fetched for, the request
+ * id and the fetch time.  A copy is valid only while the fingerprint still
+ * matches, so an invoice whose status changes is fetched again.  Files are
+ * written to a temporary name and renamed, so a crash never leaves a
+ * half-written copy that looks valid.
+ */
+#ifndef CFS_DISKCACHE_H
+#define CFS_DISKCACHE_H
+
+#include "util.h"
+
+struct cfs_diskcache;
+
+struct cfs_disk_meta {
+	char request_id[128];
+	double fetched_at;
+};
+
+/* dir NULL: $XDG_CACHE_HOME/cloudfs or ~/.cache/cloudfs. */
+struct cfs_diskcache *cfs_diskcache_open(const char *dir,
+					 const char *api_url);
+void cfs_diskcache_close(struct cfs_diskcache *d);
+
+int cfs_diskcache_get(struct cfs_diskcache *d, const char *path,
+		      const char *fingerprint, struct cfs_blob **out,
+		      struct cfs_disk_meta *meta);
+int cfs_diskcache_put(struct cfs_diskcache *d, const char *path,
+		      const char *fingerprint, const struct cfs_blob *b,
+		      const struct cfs_disk_meta *meta);
+
+#endif

@@ -1,0 +1,67 @@
+/*
+ * http.h - every API request goes through here.
+ *
+ * One worker thread drives a curl multi handle; callers block on their own
+ * request while other requests proceed, so parallel FUSE operations cost
+ * one API latency, not the sum.  At most max_conns transfers are in flight
+ * at once; the rest queue in arrival order.  GETs that meet a network
+ * error, a timeout, 408, 429 or 5xx are retried with exponential backoff
+ * (Retry-After honoured) up to CFS_HTTP_ATTEMPTS attempts in all.  A
+ * response whose body is cut short or claims JSON but does not parse
+ * counts as a failed attempt: it never reaches the caller as a success.
+ */
+#ifndef CFS_HTTP_H
+#define CFS_HTTP_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "util.h"
+
+#define CFS_HTTP_ATTEMPTS 4
+
+struct cfs_auth;
+struct cfs_http;
+
+struct cfs_http_request {
+	const char *method;         /* "GET", "PUT", ... */
+	const char *path;           /* escaped, appended to the base URL */
+	const char *accept;         /* NULL: application/json */
+	const char *body;           /* NULL: none */
+	size_t body_len;
+	const char *content_type;   /* of body */
+};
+
+struct cfs_http_response {
+	long status;                /* 0: no HTTP answer */
+	int err;                    /* 0 on 2xx, else the mapped -errno */
+	struct cfs_blob *body;      /* 2xx only */
+	json_t *json;               /* parsed body when it is JSON */
+	char content_type[128];
+	char request_id[128];
+	char message[512];          /* the API's error text or curl's */
+	double fetched_at;          /* wall clock */
+};
+
+struct cfs_http *cfs_http_new(const char *base_url,
+			      const struct cfs_auth *auth,
+			      unsigned int max_conns, unsigned int timeout);
+int cfs_http_start(struct cfs_http *h);
+/* Finishes what is queued, then joins the worker. */
+void cfs_http_stop(struct cfs_http *h);
+void cfs_http_free(struct cfs_http *h);
+const char *cfs_http_base_url(const struct cfs_http *h);
+
+/* Blocking; returns rs->err. */
+int cfs_http_perform(struct cfs_http *h, const struct cfs_http_request *rq,
+		     struct cfs_http_response *rs);
+/* n requests at once; returns when all are done. */
+void cfs_http_perform_many(struct cfs_http *h,
+			   const struct cfs_http_request *rq,
+			   struct cfs_http_response *rs, size_t n);
+void cfs_http_response_clear(struct cfs_http_response *rs);
+
+/* SPEC 5.6: 400/422 EINVAL, 401/403 EACCES, 404 ENOENT, 409 EEXIST. */
+int cfs_http_status_errno(long status);
+
+#endif

@@ -1,0 +1,142 @@
+/*
+ * tree.h - the directory tree as data, and the engine that walks it.
+ *
+ * Each provider describes its whole tree in one table of struct cfs_route
+ * rows: a path pattern, where the names of a {variable} segment come from
+ * (an API list, or a provider "lister"), what a file holds (an API GET or
+ * the list item that named it) and how it is rendered.  A path resolves by
+ * matching a pattern, then checking every variable segment against its
+ * parent's listing: a name the API did not list does not exist (except
+ * where a lister accepts well-formed names it does not list).
+ *
+ * Templates ("/v2/organisations/{owner}/applications") expand {var} to the
+ * URL-escaped segment value, {var.field} to a field of the item that named
+ * var, and {@name} to what the provider derives (Clever's "self" versus
+ * "organisations/<id>", a month's first and last instant, ...).
+ */
+#ifndef CFS_TREE_H
+#define CFS_TREE_H
+
+#include <jansson.h>
+#include <time.h>
+
+#include "util.h"
+
+#define CFS_MAX_DEPTH 8
+
+enum cfs_kind { CFS_DIR, CFS_FILE, CFS_LINK };
+
+enum cfs_render {
+	CFS_RENDER_JSON,        /* pretty-printed, newline-terminated */
+	CFS_RENDER_RAW,         /* the body as the API sent it */
+	CFS_RENDER_LABELS,      /* [{key, value}] -> "key=value" lines */
+	CFS_RENDER_LINES,       /* array of strings -> one per line */
+	CFS_RENDER_SCALAR,      /* one value -> value + "\n" */
+};
+
+#define CFS_PERSIST 0x1u        /* keep the body in the disk cache */
+
+struct cfs_route {
+	const char *pattern;    /* "orgs/{owner}/apps/{app}/app.json" */
+	enum cfs_kind kind;
+	/* names of a pattern ending in a {variable}: */
+	const char *list;       /* API path template, or "@lister" */
+	const char *list_at;    /* dotted path of the array in the response */
+	const char *key;        /* item field giving the name */
+	const char *where;      /* keep items with "field=value"/"field!=value" */
+	/* what a file holds: */
+	const char *get;        /* API path template; NULL: the named item */
+	const char *accept;     /* Accept of get; NULL: application/json */
+	const char *at;         /* dotted path of what to render */
+	enum cfs_render render;
+	const char *mtime;      /* item field with the resource's own date */
+	const char *link;       /* symlink target template */
+	const char *only_if;    /* "var.dotted.field=value" */
+	unsigned int flags;
+};
+
+/* One row: CFS_ROUTE("zones/{zone}.json", CFS_FILE, .list = ...). */
+#define CFS_ROUTE(pat, k, ...) { .pattern = (pat), .kind = (k), __VA_ARGS__ }
+
+struct cfs_resp;
+struct cfs_tree;
+struct cfs_cache;
+struct cfs_diskcache;
+
+/* The variable segments bound while resolving a path. */
+struct cfs_vars {
+	size_t n;
+	const char *name[CFS_MAX_DEPTH];
+	char *value[CFS_MAX_DEPTH];
+	json_t *item[CFS_MAX_DEPTH];        /* the item that named it */
+	struct cfs_resp *src[CFS_MAX_DEPTH];/* the response it came from */
+};
+
+const char *cfs_vars_value(const struct cfs_vars *v, const char *name);
+json_t *cfs_vars_item(const struct cfs_vars *v, const char *name);
+
+/* Names (unescaped values of the variable) and the items behind them. */
+struct cfs_listing {
+	size_t n;
+	size_t cap;
+	char **names;
+	json_t **items;
+	struct cfs_resp *src;
+};
+
+int cfs_listing_add(struct cfs_listing *l, const char *name, json_t *item);
+void cfs_listing_clear(struct cfs_listing *l);
+
+struct cfs_lister {
+	const char *name;       /* "@owners" */
+	int (*list)(struct cfs_tree *t, const struct cfs_vars *v,
+		    struct cfs_listing *out);
+	/* names that resolve although not listed; NULL: none */
+	int (*accepts)(const char *name);
+};
+
+struct cfs_provider {
+	const char *name;
+	const char *check_path; /* the cheap call made at mount time */
+	const struct cfs_route *routes;
+	size_t nroutes;
+	const struct cfs_lister *listers;
+	size_t nlisters;
+	/* {@name} in templates */
+	int (*derive)(struct cfs_tree *t, const char *name,
+		      const struct cfs_vars *v, struct cfs_buf *out);
+};
+
+/* What FUSE needs to know of one path. */
+struct cfs_node {
+	enum cfs_kind kind;
+	struct cfs_blob *content;   /* files */
+	char *link;                 /* symlinks */
+	time_t mtime;
+	char *url;                  /* API URL it came from, or NULL */
+	char request_id[128];
+	double fetched_at;
+};
+
+struct cfs_tree *cfs_tree_new(const struct cfs_provider *p,
+			      struct cfs_cache *cache,
+			      struct cfs_diskcache *disk,
+			      const char *base_url, char *err, size_t errlen);
+void cfs_tree_free(struct cfs_tree *t);
+
+/* path is relative to the mount ("" is the root). */
+int cfs_tree_node(struct cfs_tree *t, const char *path, struct cfs_node *out);
+void cfs_node_clear(struct cfs_node *n);
+int cfs_tree_readdir(struct cfs_tree *t, const char *path,
+		     int (*emit)(void *arg, const char *name), void *arg);
+
+/* For providers' listers and derivations. */
+int cfs_tree_fetch(struct cfs_tree *t, const char *path, const char *accept,
+		   struct cfs_resp **out);
+char *cfs_tree_escape(const char *s);
+time_t cfs_tree_now(const struct cfs_tree *t);
+json_t *cfs_json_at(json_t *j, const char *dotted);
+/* A JSON date: ISO 8601 string or epoch milliseconds. */
+int cfs_json_date(json_t *j, time_t *out);
+
+#endif

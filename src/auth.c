@@ -1,0 +1,386 @@
+/*
+ * auth.c - credential discovery and the three ways of signing a request:
+ * Bearer, OAuth 1.0a PLAINTEXT and HTTP Basic.
+ */
+#define _GNU_SOURCE
+#include "auth.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+
+/* KEY=VALUE pairs read from -o credentials=FILE. */
+struct cred_file {
+	char **keys;
+	char **values;
+	size_t n;
+};
+
+static char *trim(char *s)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
+}
+
+static char *unquote(char *v)
+{
+	size_t n = strlen(v);
+
+	if (n >= 2 && (v[0] == '"' || v[0] == '\'') && v[n - 1] == v[0]) {
+		v[n - 1] = '\0';
+		return v + 1;
+	}
+	return v;
+}
+
+static int cred_file_add(struct cred_file *cf, const char *k, const char *v)
+{
+	char **keys = realloc(cf->keys, (cf->n + 1) * sizeof(*keys));
+	char **values;
+
+	if (!keys)
+		return -ENOMEM;
+	cf->keys = keys;
+	values = realloc(cf->values, (cf->n + 1) * sizeof(*values));
+	if (!values)
+		return -ENOMEM;
+	cf->values = values;
+	cf->keys[cf->n] = strdup(k);
+	cf->values[cf->n] = strdup(v);
+	cf->n++;
+	return cf->keys[cf->n - 1] && cf->values[cf->n - 1] ? 0 : -ENOMEM;
+}
+
+static void cred_file_free(struct cred_file *cf)
+{
+	size_t i;
+
+	for (i = 0; i < cf->n; i++) {
+		free(cf->keys[i]);
+		if (cf->values[i])
+			explicit_bzero(cf->values[i], strlen(cf->values[i]));
+		free(cf->values[i]);
+	}
+	free(cf->keys);
+	free(cf->values);
+}
+
+static int cred_file_parse_line(struct cred_file *cf, char *line)
+{
+	char *s = trim(line);
+	char *eq;
+
+	if (!*s || *s == '#')
+		return 0;
+	if (strncmp(s, "export ", 7) == 0)
+		s = trim(s + 7);
+	eq = strchr(s, '=');
+	if (!eq)
+		return -EINVAL;
+	*eq = '\0';
+	return cred_file_add(cf, trim(s), unquote(trim(eq + 1)));
+}
+
+static int cred_file_read(struct cred_file *cf, const char *path,
+			  char *err, size_t errlen)
+{
+	struct stat st;
+	char *line = NULL;
+	size_t cap = 0;
+	unsigned int lineno = 0;
+	FILE *f;
+	int rc = 0;
+
+	f = fopen(path, "r");
+	if (!f) {
+		snprintf(err, errlen, "cannot read credentials file %s: %s",
+			 path, strerror(errno));
+		return -errno;
+	}
+	if (fstat(fileno(f), &st) == 0 && (st.st_mode & (S_IRGRP | S_IROTH))) {
+		snprintf(err, errlen, "credentials file %s is readable by "
+			 "group or others; chmod 600 it", path);
+		rc = -EACCES;
+		goto out;
+	}
+	while (getline(&line, &cap, f) > 0) {
+		lineno++;
+		rc = cred_file_parse_line(cf, line);
+		if (rc) {
+			snprintf(err, errlen, "credentials file %s, line %u: "
+				 "expected KEY=VALUE", path, lineno);
+			goto out;
+		}
+	}
+out:
+	if (line)
+		explicit_bzero(line, cap);
+	free(line);
+	fclose(f);
+	return rc;
+}
+
+static const char *lookup(const struct cred_file *cf, int use_env,
+			  const char *name)
+{
+	size_t i;
+	const char *v = NULL;
+
+	for (i = 0; i < cf->n; i++)
+		if (strcmp(cf->keys[i], name) == 0)
+			v = cf->values[i];
+	if (!v && use_env)
+		v = getenv(name);
+	return v && *v ? v : NULL;
+}
+
+static int dup_all(char **dst[], const char *src[], size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		*dst[i] = strdup(src[i]);
+		if (!*dst[i])
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Token and secret that `clever login` saved, in either of its forms. */
+static int read_clever_tools(char **token, char **secret)
+{
+	const char *xdg = getenv("XDG_CONFIG_HOME");
+	const char *home = getenv("HOME");
+	char path[4096];
+	json_t *root;
+	json_t *profile;
+	const char *t;
+	const char *s;
+	int rc = -ENOENT;
+
+	if (xdg && *xdg)
+		snprintf(path, sizeof(path),
+			 "%s/clever-cloud/clever-tools.json", xdg);
+	else if (home)
+		snprintf(path, sizeof(path),
+			 "%s/.config/clever-cloud/clever-tools.json", home);
+	else
+		return -ENOENT;
+	root = json_load_file(path, 0, NULL);
+	if (!root)
+		return -ENOENT;
+	profile = json_array_get(json_object_get(root, "profiles"), 0);
+	if (!profile)
+		profile = root;
+	t = json_string_value(json_object_get(profile, "token"));
+	s = json_string_value(json_object_get(profile, "secret"));
+	if (t && s && *t && *s) {
+		*token = strdup(t);
+		*secret = strdup(s);
+		rc = *token && *secret ? 0 : -ENOMEM;
+	}
+	json_decref(root);
+	return rc;
+}
+
+static int load_clever(struct cfs_auth *a, const struct cred_file *cf,
+		       int env, char *err, size_t errlen)
+{
+	const char *token = lookup(cf, env, "CLEVER_API_TOKEN");
+	const char *ck = lookup(cf, env, "CLEVER_CONSUMER_KEY");
+	const char *cs = lookup(cf, env, "CLEVER_CONSUMER_SECRET");
+	const char *t = lookup(cf, env, "CLEVER_TOKEN");
+	const char *ts = lookup(cf, env, "CLEVER_SECRET");
+
+	if (token) {
+		a->kind = CFS_AUTH_BEARER;
+		return dup_all((char **[]){ &a->token }, &token, 1);
+	}
+	if (!ck || !cs) {
+		snprintf(err, errlen, "no Clever Cloud credentials: set "
+			 "CLEVER_API_TOKEN, or CLEVER_CONSUMER_KEY and "
+			 "CLEVER_CONSUMER_SECRET with CLEVER_TOKEN and "
+			 "CLEVER_SECRET (or `clever login`)");
+		return -EACCES;
+	}
+	a->kind = CFS_AUTH_OAUTH1;
+	if (dup_all((char **[]){ &a->consumer_key, &a->consumer_secret },
+		    (const char *[]){ ck, cs }, 2))
+		return -ENOMEM;
+	if (t && ts)
+		return dup_all((char **[]){ &a->token, &a->token_secret },
+			       (const char *[]){ t, ts }, 2);
+	if (read_clever_tools(&a->token, &a->token_secret) == 0)
+		return 0;
+	snprintf(err, errlen, "no Clever Cloud token: set CLEVER_TOKEN and "
+		 "CLEVER_SECRET, or run `clever login`");
+	return -EACCES;
+}
+
+static int load_upcloud(struct cfs_auth *a, const struct cred_file *cf,
+			int env, char *err, size_t errlen)
+{
+	const char *token = lookup(cf, env, "UPCLOUD_TOKEN");
+	const char *user = lookup(cf, env, "UPCLOUD_USERNAME");
+	const char *pass = lookup(cf, env, "UPCLOUD_PASSWORD");
+
+	if (token && (user || pass)) {
+		snprintf(err, errlen, "both UPCLOUD_TOKEN and "
+			 "UPCLOUD_USERNAME/UPCLOUD_PASSWORD are set; keep one");
+		return -EINVAL;
+	}
+	if (token) {
+		a->kind = CFS_AUTH_BEARER;
+		return dup_all((char **[]){ &a->token }, &token, 1);
+	}
+	if (user && pass) {
+		a->kind = CFS_AUTH_BASIC;
+		return dup_all((char **[]){ &a->username, &a->password },
+			       (const char *[]){ user, pass }, 2);
+	}
+	snprintf(err, errlen, "no UpCloud credentials: set UPCLOUD_TOKEN, or "
+		 "UPCLOUD_USERNAME and UPCLOUD_PASSWORD");
+	return -EACCES;
+}
+
+int cfs_auth_load(struct cfs_auth *a, const char *provider,
+		  const char *credentials_file, char *err, size_t errlen)
+{
+	struct cred_file cf = { 0 };
+	int rc;
+
+	memset(a, 0, sizeof(*a));
+	if (credentials_file) {
+		rc = cred_file_read(&cf, credentials_file, err, errlen);
+		if (rc)
+			goto out;
+	}
+	if (strcmp(provider, "clever") == 0)
+		rc = load_clever(a, &cf, !credentials_file, err, errlen);
+	else
+		rc = load_upcloud(a, &cf, !credentials_file, err, errlen);
+	if (rc == -ENOMEM)
+		snprintf(err, errlen, "out of memory");
+out:
+	cred_file_free(&cf);
+	if (rc)
+		cfs_auth_free(a);
+	return rc;
+}
+
+/* RFC 5849 percent-encoding, which curl_easy_escape implements. */
+static char *oauth_escape(CURL *h, const char *s)
+{
+	return curl_easy_escape(h, s, 0);
+}
+
+static int oauth_header(const struct cfs_auth *a, CURL *h,
+			struct curl_slist **headers)
+{
+	char *cs = oauth_escape(h, a->consumer_secret);
+	char *ts = oauth_escape(h, a->token_secret);
+	char *ck = oauth_escape(h, a->consumer_key);
+	char *tok = oauth_escape(h, a->token);
+	char *sig_raw = NULL;
+	char *sig = NULL;
+	char *line = NULL;
+	unsigned long long nonce = 0;
+	struct curl_slist *l;
+	int rc = -ENOMEM;
+
+	if (!cs || !ts || !ck || !tok ||
+	    asprintf(&sig_raw, "%s&%s", cs, ts) < 0)
+		goto out;
+	sig = oauth_escape(h, sig_raw);
+	if (getrandom(&nonce, sizeof(nonce), 0) != sizeof(nonce))
+		nonce ^= (unsigned long long)time(NULL);
+	if (!sig || asprintf(&line, "Authorization: OAuth "
+			     "oauth_consumer_key=\"%s\", oauth_token=\"%s\", "
+			     "oauth_signature_method=\"PLAINTEXT\", "
+			     "oauth_signature=\"%s\", oauth_timestamp=\"%lld\", "
+			     "oauth_nonce=\"%016llx\", oauth_version=\"1.0\"",
+			     ck, tok, sig, (long long)time(NULL), nonce) < 0) {
+		line = NULL;
+		goto out;
+	}
+	l = curl_slist_append(*headers, line);
+	if (l) {
+		*headers = l;
+		rc = 0;
+	}
+out:
+	if (line)
+		explicit_bzero(line, strlen(line));
+	free(line);
+	free(sig_raw);
+	curl_free(sig);
+	curl_free(cs);
+	curl_free(ts);
+	curl_free(ck);
+	curl_free(tok);
+	return rc;
+}
+
+static int bearer_header(const struct cfs_auth *a,
+			 struct curl_slist **headers)
+{
+	struct curl_slist *l;
+	char *line;
+
+	if (asprintf(&line, "Authorization: Bearer %s", a->token) < 0)
+		return -ENOMEM;
+	l = curl_slist_append(*headers, line);
+	explicit_bzero(line, strlen(line));
+	free(line);
+	if (!l)
+		return -ENOMEM;
+	*headers = l;
+	return 0;
+}
+
+int cfs_auth_apply(const struct cfs_auth *a, CURL *h,
+		   struct curl_slist **headers)
+{
+	switch (a->kind) {
+	case CFS_AUTH_BEARER:
+		return bearer_header(a, headers);
+	case CFS_AUTH_OAUTH1:
+		return oauth_header(a, h, headers);
+	case CFS_AUTH_BASIC:
+		curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		curl_easy_setopt(h, CURLOPT_USERNAME, a->username);
+		curl_easy_setopt(h, CURLOPT_PASSWORD, a->password);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static void free_secret(char **s)
+{
+	if (*s)
+		explicit_bzero(*s, strlen(*s));
+	free(*s);
+	*s = NULL;
+}
+
+void cfs_auth_free(struct cfs_auth *a)
+{
+	free_secret(&a->token);
+	free_secret(&a->token_secret);
+	free_secret(&a->consumer_key);
+	free_secret(&a->consumer_secret);
+	free_secret(&a->username);
+	free_secret(&a->password);
+}

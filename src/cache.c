@@ -1,0 +1,419 @@
+/*
+ * cache.c - the response cache whose rules cache.h lists.
+ */
+#define _GNU_SOURCE
+#include "cache.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hashmap.h"
+#include "http.h"
+#include "log.h"
+
+static volatile sig_atomic_t flush_requests;
+
+/* The outcome of one request, shared by everyone who waited for it. */
+struct flight {
+	int done;
+	int err;
+	int users;
+	struct cfs_resp *resp;
+};
+
+struct entry {
+	struct cfs_resp *good;
+	double expires;             /* monotonic; good is fresh until then */
+	int err;                    /* remembered failure, 0 if none */
+	double err_expires;
+	struct flight *flight;
+	double last_used;
+};
+
+struct cfs_cache {
+	struct cfs_http *http;
+	double ttl;
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	struct cfs_hashmap *entries;
+	size_t bytes;
+	uint64_t next_gen;
+	unsigned int flush_seen;
+};
+
+void cfs_cache_request_flush(void)
+{
+	flush_requests++;
+}
+
+unsigned int cfs_cache_flush_epoch(void)
+{
+	return (unsigned int)flush_requests;
+}
+
+struct cfs_resp *cfs_resp_ref(struct cfs_resp *r)
+{
+	if (r)
+		__atomic_add_fetch(&r->refs, 1, __ATOMIC_RELAXED);
+	return r;
+}
+
+void cfs_resp_unref(struct cfs_resp *r)
+{
+	if (!r || __atomic_sub_fetch(&r->refs, 1, __ATOMIC_ACQ_REL) != 0)
+		return;
+	cfs_blob_unref(r->body);
+	json_decref(r->json);
+	free(r->path);
+	free(r);
+}
+
+static void flight_release(struct flight *f)
+{
+	if (--f->users == 0) {
+		cfs_resp_unref(f->resp);
+		free(f);
+	}
+}
+
+static void entry_free(void *p)
+{
+	struct entry *e = p;
+
+	cfs_resp_unref(e->good);
+	free(e);
+}
+
+struct cfs_cache *cfs_cache_new(struct cfs_http *http, unsigned int ttl)
+{
+	struct cfs_cache *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->entries = cfs_hashmap_new();
+	if (!c->entries) {
+		free(c);
+		return NULL;
+	}
+	c->http = http;
+	c->ttl = ttl;
+	c->flush_seen = cfs_cache_flush_epoch();
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->cv, NULL);
+	return c;
+}
+
+void cfs_cache_free(struct cfs_cache *c)
+{
+	if (!c)
+		return;
+	cfs_hashmap_free(c->entries, entry_free);
+	pthread_mutex_destroy(&c->lock);
+	pthread_cond_destroy(&c->cv);
+	free(c);
+}
+
+static size_t entry_bytes(const struct entry *e)
+{
+	return e->good ? e->good->body->len : 0;
+}
+
+static int drop_idle(const char *key, void *value, void *arg)
+{
+	struct entry *e = value;
+	struct cfs_cache *c = arg;
+
+	(void)key;
+	if (e->flight)
+		return 0;
+	c->bytes -= entry_bytes(e);
+	entry_free(e);
+	return 1;
+}
+
+static void flush_if_requested(struct cfs_cache *c)
+{
+	unsigned int epoch = cfs_cache_flush_epoch();
+
+	if (epoch == c->flush_seen)
+		return;
+	c->flush_seen = epoch;
+	cfs_hashmap_filter(c->entries, drop_idle, c);
+	cfs_info("caches emptied on SIGHUP");
+}
+
+struct lru_scan {
+	struct cfs_cache *c;
+	double cutoff;
+};
+
+static int drop_older(const char *key, void *value, void *arg)
+{
+	struct lru_scan *s = arg;
+	struct entry *e = value;
+
+	if (e->last_used > s->cutoff)
+		return 0;
+	return drop_idle(key, value, s->c);
+}
+
+static int find_oldest(const char *key, void *value, void *arg)
+{
+	const struct entry *e = value;
+	double *oldest = arg;
+
+	(void)key;
+	if (!e->flight && e->last_used < *oldest)
+		*oldest = e->last_used;
+	return 0;
+}
+
+/* Drops least recently used entries until under three quarters of the cap. */
+static void trim(struct cfs_cache *c)
+{
+	while (c->bytes > CFS_CACHE_BYTES * 3 / 4) {
+		struct lru_scan s = { c, 1e300 };
+		size_t before = c->bytes;
+
+		cfs_hashmap_filter(c->entries, find_oldest, &s.cutoff);
+		cfs_hashmap_filter(c->entries, drop_older, &s);
+		if (c->bytes == before)
+			break;
+	}
+}
+
+static char *entry_key(const char *path, const char *accept)
+{
+	char *key;
+
+	if (asprintf(&key, "%s\n%s", accept ? accept : "", path) < 0)
+		return NULL;
+	return key;
+}
+
+static struct entry *entry_get(struct cfs_cache *c, const char *key)
+{
+	struct entry *e = cfs_hashmap_get(c->entries, key);
+
+	if (e)
+		return e;
+	e = calloc(1, sizeof(*e));
+	if (e && cfs_hashmap_put(c->entries, key, e, NULL) != 0) {
+		free(e);
+		e = NULL;
+	}
+	return e;
+}
+
+static struct cfs_resp *resp_from(struct cfs_cache *c, const char *path,
+				  struct cfs_http_response *rs)
+{
+	struct cfs_resp *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->path = strdup(path);
+	if (!r->path) {
+		free(r);
+		return NULL;
+	}
+	r->refs = 1;
+	r->body = rs->body;
+	r->json = rs->json;
+	rs->body = NULL;
+	rs->json = NULL;
+	snprintf(r->request_id, sizeof(r->request_id), "%s", rs->request_id);
+	r->fetched_at = rs->fetched_at;
+	r->gen = ++c->next_gen;
+	return r;
+}
+
+static int is_definitive(int err)
+{
+	return err == -ENOENT || err == -EACCES || err == -EINVAL ||
+	       err == -EEXIST;
+}
+
+/* Records the outcome of a finished request; lock held. */
+static void settle(struct cfs_cache *c, struct entry *e, const char *path,
+		   struct cfs_http_response *rs)
+{
+	struct flight *f = e->flight;
+	double now = cfs_monotonic();
+
+	if (rs->err == 0) {
+		struct cfs_resp *r = resp_from(c, path, rs);
+
+		if (!r) {
+			f->err = -ENOMEM;
+			goto out;
+		}
+		c->bytes -= entry_bytes(e);
+		cfs_resp_unref(e->good);
+		e->good = r;
+		c->bytes += entry_bytes(e);
+		e->expires = now + c->ttl;
+		e->err = 0;
+		f->resp = cfs_resp_ref(r);
+	} else if (is_definitive(rs->err)) {
+		c->bytes -= entry_bytes(e);
+		cfs_resp_unref(e->good);
+		e->good = NULL;
+		e->err = rs->err;
+		e->err_expires = now + CFS_NEGATIVE_TTL;
+		f->err = rs->err;
+	} else if (e->good) {
+		cfs_warn("serving the copy of %s fetched %.0f s ago: the API "
+			 "failed (%s)", path, cfs_now() - e->good->fetched_at,
+			 rs->message[0] ? rs->message : strerror(-rs->err));
+		e->expires = now + CFS_STALE_RETRY;
+		f->resp = cfs_resp_ref(e->good);
+	} else {
+		e->err = -EIO;
+		e->err_expires = now + CFS_STALE_RETRY;
+		f->err = -EIO;
+	}
+out:
+	f->done = 1;
+	e->flight = NULL;
+	pthread_cond_broadcast(&c->cv);
+}
+
+enum lookup { FRESH, FAILED, WAIT, FETCH };
+
+/* What a lookup must do next; lock held. */
+static enum lookup classify(const struct entry *e, double now)
+{
+	if (e->good && now < e->expires)
+		return FRESH;
+	if (e->err && now < e->err_expires)
+		return FAILED;
+	return e->flight ? WAIT : FETCH;
+}
+
+static struct flight *flight_start(struct entry *e)
+{
+	struct flight *f = calloc(1, sizeof(*f));
+
+	if (f) {
+		f->users = 1;
+		e->flight = f;
+	}
+	return f;
+}
+
+static int flight_wait(struct cfs_cache *c, struct flight *f,
+		       struct cfs_resp **out)
+{
+	int err;
+
+	f->users++;
+	while (!f->done)
+		pthread_cond_wait(&c->cv, &c->lock);
+	err = f->err;
+	*out = cfs_resp_ref(f->resp);
+	flight_release(f);
+	return err;
+}
+
+int cfs_cache_get(struct cfs_cache *c, const char *path, const char *accept,
+		  struct cfs_resp **out)
+{
+	struct cfs_http_request rq = { .method = "GET", .path = path,
+				       .accept = accept };
+	struct cfs_http_response rs;
+	char *key = entry_key(path, accept);
+	struct entry *e;
+	struct flight *f;
+	int err = -ENOMEM;
+
+	*out = NULL;
+	if (!key)
+		return -ENOMEM;
+	pthread_mutex_lock(&c->lock);
+	flush_if_requested(c);
+	e = entry_get(c, key);
+	if (!e)
+		goto out;
+	e->last_used = cfs_monotonic();
+	switch (classify(e, e->last_used)) {
+	case FRESH:
+		*out = cfs_resp_ref(e->good);
+		err = 0;
+		goto out;
+	case FAILED:
+		err = e->err;
+		goto out;
+	case WAIT:
+		err = flight_wait(c, e->flight, out);
+		goto out;
+	case FETCH:
+		break;
+	}
+	f = flight_start(e);
+	if (!f)
+		goto out;
+	pthread_mutex_unlock(&c->lock);
+	cfs_http_perform(c->http, &rq, &rs);
+	pthread_mutex_lock(&c->lock);
+	settle(c, e, path, &rs);
+	cfs_http_response_clear(&rs);
+	err = f->err;
+	*out = cfs_resp_ref(f->resp);
+	flight_release(f);
+	trim(c);
+out:
+	pthread_mutex_unlock(&c->lock);
+	free(key);
+	return err;
+}
+
+void cfs_cache_prefetch(struct cfs_cache *c, char *const *paths,
+			const char *accept, size_t n)
+{
+	struct cfs_http_request *rq = calloc(n ? n : 1, sizeof(*rq));
+	struct cfs_http_response *rs = calloc(n ? n : 1, sizeof(*rs));
+	struct entry **mine = calloc(n ? n : 1, sizeof(*mine));
+	size_t i;
+	size_t k = 0;
+
+	if (!rq || !rs || !mine)
+		goto out;
+	pthread_mutex_lock(&c->lock);
+	flush_if_requested(c);
+	for (i = 0; i < n; i++) {
+		char *key = entry_key(paths[i], accept);
+		struct entry *e = key ? entry_get(c, key) : NULL;
+
+		free(key);
+		if (!e || classify(e, cfs_monotonic()) != FETCH ||
+		    !flight_start(e))
+			continue;
+		e->last_used = cfs_monotonic();
+		mine[k] = e;
+		rq[k] = (struct cfs_http_request){ .method = "GET",
+						   .path = paths[i],
+						   .accept = accept };
+		k++;
+	}
+	pthread_mutex_unlock(&c->lock);
+	cfs_http_perform_many(c->http, rq, rs, k);
+	pthread_mutex_lock(&c->lock);
+	for (i = 0; i < k; i++) {
+		struct flight *f = mine[i]->flight;
+
+		settle(c, mine[i], rq[i].path, &rs[i]);
+		cfs_http_response_clear(&rs[i]);
+		flight_release(f);
+	}
+	trim(c);
+	pthread_mutex_unlock(&c->lock);
+out:
+	free(rq);
+	free(rs);
+	free(mine);
+}

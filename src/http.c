@@ -1,0 +1,567 @@
+/*
+ * http.c - the curl multi worker, retry policy, response checks and the
+ * one log line per request.
+ */
+#define _GNU_SOURCE
+#include "http.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <curl/curl.h>
+
+#include "auth.h"
+#include "log.h"
+
+#define BACKOFF_BASE 0.25       /* seconds before the first retry */
+#define RETRY_AFTER_MAX 30.0    /* a longer wait is not worth blocking on */
+#define BODY_MAX (256u << 20)   /* refuse absurd bodies */
+
+struct transfer {
+	struct transfer *next;
+	const struct cfs_http_request *rq;
+	struct cfs_http_response *rs;
+	CURL *easy;
+	struct curl_slist *headers;
+	struct cfs_buf body;
+	int attempts;
+	int done;
+	double not_before;          /* monotonic: when a retry may start */
+	double started;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+struct cfs_http {
+	char *base_url;
+	const struct cfs_auth *auth;
+	unsigned int max_conns;
+	unsigned int timeout;
+	CURLM *multi;
+	CURLSH *share;
+	pthread_mutex_t share_lock;
+	pthread_mutex_t lock;
+	pthread_cond_t done_cv;
+	pthread_t worker;
+	int running;
+	int stopping;
+	struct transfer *queue;     /* waiting to start, FIFO */
+	struct transfer *delayed;   /* waiting for their backoff */
+	unsigned int active;
+};
+
+int cfs_http_status_errno(long status)
+{
+	switch (status) {
+	case 400:
+	case 422:
+		return -EINVAL;
+	case 401:
+	case 403:
+		return -EACCES;
+	case 404:
+	case 410:
+		return -ENOENT;
+	case 409:
+		return -EEXIST;
+	default:
+		return status >= 200 && status < 300 ? 0 : -EIO;
+	}
+}
+
+static void share_lock_cb(CURL *h, curl_lock_data d, curl_lock_access a,
+			  void *p)
+{
+	(void)h;
+	(void)d;
+	(void)a;
+	pthread_mutex_lock(&((struct cfs_http *)p)->share_lock);
+}
+
+static void share_unlock_cb(CURL *h, curl_lock_data d, void *p)
+{
+	(void)h;
+	(void)d;
+	pthread_mutex_unlock(&((struct cfs_http *)p)->share_lock);
+}
+
+struct cfs_http *cfs_http_new(const char *base_url,
+			      const struct cfs_auth *auth,
+			      unsigned int max_conns, unsigned int timeout)
+{
+	struct cfs_http *h = calloc(1, sizeof(*h));
+	size_t n;
+
+	if (!h)
+		return NULL;
+	h->base_url = strdup(base_url);
+	if (!h->base_url)
+		goto fail;
+	n = strlen(h->base_url);
+	while (n > 0 && h->base_url[n - 1] == '/')
+		h->base_url[--n] = '\0';
+	h->auth = auth;
+	h->max_conns = max_conns;
+	h->timeout = timeout;
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_mutex_init(&h->share_lock, NULL);
+	pthread_cond_init(&h->done_cv, NULL);
+	h->share = curl_share_init();
+	if (!h->share)
+		goto fail;
+	curl_share_setopt(h->share, CURLSHOPT_LOCKFUNC, share_lock_cb);
+	curl_share_setopt(h->share, CURLSHOPT_UNLOCKFUNC, share_unlock_cb);
+	curl_share_setopt(h->share, CURLSHOPT_USERDATA, h);
+	curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+	curl_share_setopt(h->share, CURLSHOPT_SHARE,
+			  CURL_LOCK_DATA_SSL_SESSION);
+	return h;
+fail:
+	cfs_http_free(h);
+	return NULL;
+}
+
+const char *cfs_http_base_url(const struct cfs_http *h)
+{
+	return h->base_url;
+}
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct transfer *t = arg;
+	size_t n = size * nmemb;
+
+	if (t->body.len + n > BODY_MAX)
+		return 0;
+	return cfs_buf_append(&t->body, data, n) ? 0 : n;
+}
+
+static int add_header(struct curl_slist **list, const char *name,
+		      const char *value)
+{
+	char line[512];
+	struct curl_slist *l;
+
+	snprintf(line, sizeof(line), "%s: %s", name, value);
+	l = curl_slist_append(*list, line);
+	if (!l)
+		return -ENOMEM;
+	*list = l;
+	return 0;
+}
+
+static int setup_easy(struct cfs_http *h, struct transfer *t)
+{
+	const struct cfs_http_request *rq = t->rq;
+	char url[4096];
+	CURL *e;
+
+	snprintf(url, sizeof(url), "%s%s", h->base_url, rq->path);
+	e = curl_easy_init();
+	if (!e)
+		return -ENOMEM;
+	t->easy = e;
+	t->errbuf[0] = '\0';
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+	curl_easy_setopt(e, CURLOPT_SHARE, h->share);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT, (long)h->timeout);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "cloudfs/" CFS_VERSION);
+	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+	if (strcmp(rq->method, "GET") != 0)
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, rq->method);
+	if (rq->body) {
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, rq->body);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE,
+				 (long)rq->body_len);
+		if (add_header(&t->headers, "Content-Type",
+			       rq->content_type ? rq->content_type :
+						  "application/json"))
+			return -ENOMEM;
+	}
+	if (add_header(&t->headers, "Accept",
+		       rq->accept ? rq->accept : "application/json") ||
+	    cfs_auth_apply(h->auth, e, &t->headers))
+		return -ENOMEM;
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+	return 0;
+}
+
+static void release_easy(struct transfer *t)
+{
+	if (t->easy)
+		curl_easy_cleanup(t->easy);
+	t->easy = NULL;
+	curl_slist_free_all(t->headers);
+	t->headers = NULL;
+}
+
+static void copy_header(CURL *e, const char *name, char *out, size_t len)
+{
+	struct curl_header *hdr;
+
+	if (!out[0] && curl_easy_header(e, name, 0, CURLH_HEADER, -1, &hdr) ==
+			       CURLHE_OK)
+		snprintf(out, len, "%s", hdr->value);
+}
+
+static void copy_json_string(json_t *obj, const char *key, char *out,
+			     size_t len)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+
+	if (s && !out[0])
+		snprintf(out, len, "%s", s);
+}
+
+/*
+ * The error text of both providers' forms: v2 "message", v4 "error",
+ * UpCloud {"error": {"error_code", "error_message"}}, RFC 7807 title.
+ */
+static void read_api_error(json_t *j, struct cfs_http_response *rs)
+{
+	json_t *legacy = json_object_get(j, "error");
+	const char *code;
+
+	copy_json_string(j, "correlation_id", rs->request_id,
+			 sizeof(rs->request_id));
+	copy_json_string(j, "api_request_id", rs->request_id,
+			 sizeof(rs->request_id));
+	if (json_is_object(legacy)) {
+		code = json_string_value(json_object_get(legacy,
+							 "error_code"));
+		snprintf(rs->message, sizeof(rs->message), "%s: %s",
+			 code ? code : "error",
+			 json_string_value(json_object_get(
+				 legacy, "error_message")) ?: "");
+		return;
+	}
+	copy_json_string(j, "message", rs->message, sizeof(rs->message));
+	copy_json_string(j, "error", rs->message, sizeof(rs->message));
+	copy_json_string(j, "title", rs->message, sizeof(rs->message));
+	copy_json_string(j, "detail", rs->message, sizeof(rs->message));
+}
+
+static int is_json_type(const char *ct)
+{
+	return strstr(ct, "json") != NULL;
+}
+
+/* Fills rs from a completed transfer; returns 1 if worth retrying. */
+static int read_outcome(struct transfer *t, CURLcode cc)
+{
+	struct cfs_http_response *rs = t->rs;
+	const char *ct = NULL;
+	json_error_t jerr;
+
+	rs->status = 0;
+	rs->message[0] = rs->request_id[0] = rs->content_type[0] = '\0';
+	if (cc != CURLE_OK) {
+		snprintf(rs->message, sizeof(rs->message), "%s",
+			 t->errbuf[0] ? t->errbuf : curl_easy_strerror(cc));
+		rs->err = -EIO;
+		return 1;
+	}
+	curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &rs->status);
+	curl_easy_getinfo(t->easy, CURLINFO_CONTENT_TYPE, &ct);
+	snprintf(rs->content_type, sizeof(rs->content_type), "%s",
+		 ct ? ct : "");
+	copy_header(t->easy, "Sozu-Id", rs->request_id,
+		    sizeof(rs->request_id));
+	copy_header(t->easy, "X-Request-Id", rs->request_id,
+		    sizeof(rs->request_id));
+	rs->err = cfs_http_status_errno(rs->status);
+	if (is_json_type(rs->content_type) && t->body.len) {
+		rs->json = json_loadb(t->body.data, t->body.len,
+				      JSON_ALLOW_NUL, &jerr);
+		if (!rs->json && rs->err == 0) {
+			snprintf(rs->message, sizeof(rs->message),
+				 "malformed JSON body: %s", jerr.text);
+			rs->err = -EIO;
+			return 1;
+		}
+	}
+	if (rs->err) {
+		if (rs->json)
+			read_api_error(rs->json, rs);
+		json_decref(rs->json);
+		rs->json = NULL;
+		return rs->status == 408 || rs->status == 429 ||
+		       rs->status >= 500;
+	}
+	rs->body = cfs_buf_to_blob(&t->body);
+	if (!rs->body) {
+		rs->err = -ENOMEM;
+		return 0;
+	}
+	rs->fetched_at = cfs_now();
+	return 0;
+}
+
+static double retry_delay(const struct transfer *t)
+{
+	double d = BACKOFF_BASE * (double)(1u << (t->attempts - 1));
+	curl_off_t after = 0;
+
+	d *= 0.75 + (double)(rand() % 500) / 1000.0;
+	curl_easy_getinfo(t->easy, CURLINFO_RETRY_AFTER, &after);
+	if (after > 0 && (double)after > d)
+		d = (double)after;
+	return d;
+}
+
+static int retryable_method(const char *m)
+{
+	return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
+}
+
+static void log_attempt(const struct transfer *t, double ms, int retry,
+			double delay)
+{
+	const struct cfs_http_response *rs = t->rs;
+	char status[16];
+
+	if (rs->status)
+		snprintf(status, sizeof(status), "%ld", rs->status);
+	else
+		snprintf(status, sizeof(status), "---");
+	if (!rs->err) {
+		cfs_debug("%s %s %s %.0f ms id=%s", t->rq->method,
+			  t->rq->path, status, ms,
+			  rs->request_id[0] ? rs->request_id : "-");
+		return;
+	}
+	cfs_warn("%s %s %s %.0f ms id=%s: %s%s", t->rq->method, t->rq->path,
+		 status, ms, rs->request_id[0] ? rs->request_id : "-",
+		 rs->message[0] ? rs->message : "failed",
+		 retry ? "; retrying" : "");
+	if (retry)
+		cfs_debug("retry %d of %s in %.2f s", t->attempts,
+			  t->rq->path, delay);
+}
+
+/* Called by the worker with h->lock held. */
+static void finish_transfer(struct cfs_http *h, struct transfer *t,
+			    CURLcode cc)
+{
+	double ms = (cfs_monotonic() - t->started) * 1000.0;
+	int retry = read_outcome(t, cc);
+	double delay = 0;
+
+	retry = retry && retryable_method(t->rq->method) &&
+		t->attempts < CFS_HTTP_ATTEMPTS && !h->stopping;
+	if (retry) {
+		delay = retry_delay(t);
+		retry = delay <= RETRY_AFTER_MAX;
+	}
+	log_attempt(t, ms, retry, delay);
+	curl_multi_remove_handle(h->multi, t->easy);
+	release_easy(t);
+	h->active--;
+	if (retry) {
+		cfs_buf_free(&t->body);
+		t->not_before = cfs_monotonic() + delay;
+		t->next = h->delayed;
+		h->delayed = t;
+		return;
+	}
+	cfs_buf_free(&t->body);
+	t->done = 1;
+	pthread_cond_broadcast(&h->done_cv);
+}
+
+static void fail_transfer(struct cfs_http *h, struct transfer *t, int err)
+{
+	release_easy(t);
+	t->rs->err = err;
+	snprintf(t->rs->message, sizeof(t->rs->message), "%s",
+		 strerror(-err));
+	t->done = 1;
+	pthread_cond_broadcast(&h->done_cv);
+}
+
+static void start_ready(struct cfs_http *h)
+{
+	while (h->queue && h->active < h->max_conns) {
+		struct transfer *t = h->queue;
+
+		h->queue = t->next;
+		t->attempts++;
+		t->started = cfs_monotonic();
+		if (setup_easy(h, t) ||
+		    curl_multi_add_handle(h->multi, t->easy) != CURLM_OK) {
+			fail_transfer(h, t, -ENOMEM);
+			continue;
+		}
+		h->active++;
+	}
+}
+
+static void enqueue_tail(struct cfs_http *h, struct transfer *t)
+{
+	struct transfer **p = &h->queue;
+
+	while (*p)
+		p = &(*p)->next;
+	t->next = NULL;
+	*p = t;
+}
+
+/* Moves due retries to the queue; returns ms until the next one is due. */
+static long release_due(struct cfs_http *h)
+{
+	struct transfer **p = &h->delayed;
+	double now = cfs_monotonic();
+	long wait = 1000;
+
+	while (*p) {
+		struct transfer *t = *p;
+
+		if (t->not_before <= now || h->stopping) {
+			*p = t->next;
+			enqueue_tail(h, t);
+			continue;
+		}
+		if ((t->not_before - now) * 1000.0 < (double)wait)
+			wait = (long)((t->not_before - now) * 1000.0) + 1;
+		p = &t->next;
+	}
+	return wait;
+}
+
+static void collect_finished(struct cfs_http *h)
+{
+	CURLMsg *msg;
+	int left;
+
+	while ((msg = curl_multi_info_read(h->multi, &left))) {
+		struct transfer *t;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &t);
+		finish_transfer(h, t, msg->data.result);
+	}
+}
+
+static void *worker_main(void *arg)
+{
+	struct cfs_http *h = arg;
+	int still;
+	long wait;
+
+	pthread_mutex_lock(&h->lock);
+	while (!h->stopping || h->queue || h->delayed || h->active) {
+		wait = release_due(h);
+		start_ready(h);
+		pthread_mutex_unlock(&h->lock);
+		curl_multi_perform(h->multi, &still);
+		pthread_mutex_lock(&h->lock);
+		collect_finished(h);
+		if (h->queue && h->active < h->max_conns)
+			continue;
+		pthread_mutex_unlock(&h->lock);
+		curl_multi_poll(h->multi, NULL, 0, (int)wait, NULL);
+		pthread_mutex_lock(&h->lock);
+	}
+	pthread_mutex_unlock(&h->lock);
+	return NULL;
+}
+
+int cfs_http_start(struct cfs_http *h)
+{
+	h->multi = curl_multi_init();
+	if (!h->multi)
+		return -ENOMEM;
+	curl_multi_setopt(h->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+			  (long)h->max_conns);
+	h->stopping = 0;
+	if (pthread_create(&h->worker, NULL, worker_main, h) != 0) {
+		curl_multi_cleanup(h->multi);
+		h->multi = NULL;
+		return -EAGAIN;
+	}
+	h->running = 1;
+	return 0;
+}
+
+void cfs_http_stop(struct cfs_http *h)
+{
+	if (!h->running)
+		return;
+	pthread_mutex_lock(&h->lock);
+	h->stopping = 1;
+	pthread_mutex_unlock(&h->lock);
+	curl_multi_wakeup(h->multi);
+	pthread_join(h->worker, NULL);
+	curl_multi_cleanup(h->multi);
+	h->multi = NULL;
+	h->running = 0;
+}
+
+void cfs_http_free(struct cfs_http *h)
+{
+	if (!h)
+		return;
+	cfs_http_stop(h);
+	if (h->share)
+		curl_share_cleanup(h->share);
+	pthread_mutex_destroy(&h->lock);
+	pthread_mutex_destroy(&h->share_lock);
+	pthread_cond_destroy(&h->done_cv);
+	free(h->base_url);
+	free(h);
+}
+
+void cfs_http_perform_many(struct cfs_http *h,
+			   const struct cfs_http_request *rq,
+			   struct cfs_http_response *rs, size_t n)
+{
+	struct transfer *t = calloc(n ? n : 1, sizeof(*t));
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		memset(&rs[i], 0, sizeof(rs[i]));
+	if (!t || !h->running) {
+		for (i = 0; i < n; i++)
+			rs[i].err = t ? -ENOTCONN : -ENOMEM;
+		free(t);
+		return;
+	}
+	pthread_mutex_lock(&h->lock);
+	for (i = 0; i < n; i++) {
+		t[i].rq = &rq[i];
+		t[i].rs = &rs[i];
+		enqueue_tail(h, &t[i]);
+	}
+	pthread_mutex_unlock(&h->lock);
+	curl_multi_wakeup(h->multi);
+	pthread_mutex_lock(&h->lock);
+	for (i = 0; i < n; i++)
+		while (!t[i].done)
+			pthread_cond_wait(&h->done_cv, &h->lock);
+	pthread_mutex_unlock(&h->lock);
+	free(t);
+}
+
+int cfs_http_perform(struct cfs_http *h, const struct cfs_http_request *rq,
+		     struct cfs_http_response *rs)
+{
+	cfs_http_perform_many(h, rq, rs, 1);
+	return rs->err;
+}
+
+void cfs_http_response_clear(struct cfs_http_response *rs)
+{
+	cfs_blob_unref(rs->body);
+	json_decref(rs->json);
+	memset(rs, 0, sizeof(*rs));
+}

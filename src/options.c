@@ -1,0 +1,192 @@
+/*
+ * options.c - the fuse_opt table and the checks on what it parsed.
+ */
+#define FUSE_USE_VERSION 31
+#include "options.h"
+
+#include <errno.h>
+#include <fuse.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+	KEY_HELP,
+	KEY_VERSION,
+	KEY_FOREGROUND,
+	KEY_DEBUG,
+	KEY_SINGLE,
+	KEY_RO,
+};
+
+
+
+/* fuse_opt_parse hands the same pointer to the offsets above and to
+ * option_proc, so the options must come first. */
+struct parse_state {
+	struct cfs_options o;
+	char *err;
+	size_t errlen;
+};
+
+#define CFS_OPT(t, p) { t, offsetof(struct parse_state, o.p), 1 }
+
+static const struct fuse_opt option_table[] = {
+	CFS_OPT("api_url=%s", api_url),
+	CFS_OPT("credentials=%s", credentials),
+	CFS_OPT("cache_dir=%s", cache_dir),
+	CFS_OPT("ttl=%u", ttl),
+	CFS_OPT("max_conns=%u", max_conns),
+	CFS_OPT("timeout=%u", timeout),
+	FUSE_OPT_KEY("ro", KEY_RO),
+	FUSE_OPT_KEY("-h", KEY_HELP),
+	FUSE_OPT_KEY("--help", KEY_HELP),
+	FUSE_OPT_KEY("-V", KEY_VERSION),
+	FUSE_OPT_KEY("--version", KEY_VERSION),
+	FUSE_OPT_KEY("-f", KEY_FOREGROUND),
+	FUSE_OPT_KEY("-d", KEY_DEBUG),
+	FUSE_OPT_KEY("-s", KEY_SINGLE),
+	FUSE_OPT_END
+};
+
+static int take_positional(struct parse_state *st, const char *arg)
+{
+	struct cfs_options *o = &st->o;
+
+	if (!o->source) {
+		o->source = strdup(arg);
+		return o->source ? 0 : -1;
+	}
+	if (!o->mountpoint) {
+		o->mountpoint = strdup(arg);
+		return o->mountpoint ? 0 : -1;
+	}
+	snprintf(st->err, st->errlen, "unexpected argument '%s'", arg);
+	return -1;
+}
+
+/* Returns 0 to drop the argument, 1 to leave it for libfuse. */
+static int option_proc(void *data, const char *arg, int key,
+		       struct fuse_args *outargs)
+{
+	struct parse_state *st = data;
+	struct cfs_options *o = &st->o;
+
+	(void)outargs;
+	switch (key) {
+	case FUSE_OPT_KEY_NONOPT:
+		return take_positional(st, arg) ? -1 : 0;
+	case KEY_HELP:
+		o->show_help = 1;
+		return 0;
+	case KEY_VERSION:
+		o->show_version = 1;
+		return 0;
+	case KEY_FOREGROUND:
+		o->foreground = 1;
+		return 0;
+	case KEY_DEBUG:
+		o->debug = 1;
+		o->foreground = 1;
+		return 0;
+	case KEY_SINGLE:
+		o->single_thread = 1;
+		return 0;
+	case KEY_RO:
+		/* also handed to the kernel, which then answers EROFS */
+		o->ro = 1;
+		return 1;
+	default:
+		return 1;
+	}
+}
+
+static int check_values(const struct cfs_options *o, char *err,
+			size_t errlen)
+{
+	if (!o->source || !o->mountpoint) {
+		snprintf(err, errlen, "usage: cloudfs SOURCE MOUNTPOINT "
+			 "[-o OPTIONS] (see --help)");
+		return -EINVAL;
+	}
+	if (strcmp(o->source, "clever") != 0 &&
+	    strcmp(o->source, "upcloud") != 0) {
+		snprintf(err, errlen, "unknown source '%s': expected "
+			 "'clever' or 'upcloud'", o->source);
+		return -EINVAL;
+	}
+	if (o->max_conns < 1 || o->max_conns > 64) {
+		snprintf(err, errlen, "max_conns must be between 1 and 64");
+		return -EINVAL;
+	}
+	if (o->timeout < 1) {
+		snprintf(err, errlen, "timeout must be at least 1 second");
+		return -EINVAL;
+	}
+	if (o->api_url && strncmp(o->api_url, "http://", 7) != 0 &&
+	    strncmp(o->api_url, "https://", 8) != 0) {
+		snprintf(err, errlen, "api_url must start with http:// or "
+			 "https://");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int cfs_options_parse(struct fuse_args *args, struct cfs_options *o,
+		      char *err, size_t errlen)
+{
+	struct parse_state st = { .err = err, .errlen = errlen };
+	int rc;
+
+	st.o.ttl = 60;
+	st.o.max_conns = 8;
+	st.o.timeout = 30;
+	err[0] = '\0';
+	rc = fuse_opt_parse(args, &st, option_table, option_proc);
+	*o = st.o;
+	if (rc != 0) {
+		if (!err[0])
+			snprintf(err, errlen, "invalid option");
+		return -EINVAL;
+	}
+	if (o->show_help || o->show_version)
+		return 0;
+	return check_values(o, err, errlen);
+}
+
+void cfs_options_usage(const char *progname)
+{
+	printf("usage: %s SOURCE MOUNTPOINT [-f] [-d] [-s] [-o OPT[,OPT...]]\n"
+	       "\n"
+	       "SOURCE is 'clever' (Clever Cloud) or 'upcloud' (UpCloud).\n"
+	       "\n"
+	       "  -f                   stay in the foreground\n"
+	       "  -d                   debug: foreground, one line per API request\n"
+	       "  -s                   single-threaded\n"
+	       "  -h, --help           this help\n"
+	       "  -V, --version        the version\n"
+	       "\n"
+	       "  -o api_url=URL       API base URL (default: the provider's)\n"
+	       "  -o credentials=FILE  KEY=VALUE credentials (mode 0600 or stricter)\n"
+	       "  -o ttl=SECONDS       cache lifetime of API data (default 60)\n"
+	       "  -o max_conns=N       API requests in flight at once (default 8)\n"
+	       "  -o timeout=SECONDS   time one API request may take (default 30)\n"
+	       "  -o cache_dir=DIR     persistent invoice cache\n"
+	       "                       (default $XDG_CACHE_HOME/cloudfs)\n"
+	       "  -o ro                read-only mount\n"
+	       "\n"
+	       "Credentials come from the environment (or the credentials file):\n"
+	       "  clever:  CLEVER_API_TOKEN, or CLEVER_TOKEN + CLEVER_SECRET +\n"
+	       "           CLEVER_CONSUMER_KEY + CLEVER_CONSUMER_SECRET\n"
+	       "  upcloud: UPCLOUD_TOKEN, or UPCLOUD_USERNAME + UPCLOUD_PASSWORD\n",
+	       progname);
+}
+
+void cfs_options_free(struct cfs_options *o)
+{
+	free(o->source);
+	free(o->mountpoint);
+	free(o->api_url);
+	free(o->credentials);
+	free(o->cache_dir);
+}

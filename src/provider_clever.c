@@ -1,0 +1,167 @@
+/*
+ * provider_clever.c - the Clever Cloud tree (SPEC section 3).
+ *
+ * Every path of the mount is one row below.  Owners are the user (the
+ * personal space, whose v2 calls go to /v2/self/...) and each organisation
+ * (/v2/organisations/{id}/...); v4 calls take either id as ownerId.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache.h"
+#include "provider.h"
+
+#define V4_APP "/v4/orchestration/organisations/{owner}/applications/{app}"
+#define INVOICES "/v4/billing/organisations/{owner}/invoices"
+#define INVOICE "orgs/{owner}/invoices/{invoice}"
+
+static const struct cfs_route clever_routes[] = {
+	CFS_ROUTE("self.json", CFS_FILE, .get = "/v2/self"),
+	CFS_ROUTE("zones", CFS_DIR),
+	CFS_ROUTE("zones/{zone}.json", CFS_FILE, .list = "/v4/products/zones",
+		  .key = "name"),
+	CFS_ROUTE("orgs", CFS_DIR),
+	CFS_ROUTE("orgs/{owner}", CFS_DIR, .list = "@owners", .key = "id"),
+	CFS_ROUTE("orgs/by-name", CFS_DIR),
+	CFS_ROUTE("orgs/by-name/{org}", CFS_LINK, .list = "@owner_names",
+		  .link = "../{org.id}"),
+	CFS_ROUTE("orgs/{owner}/org.json", CFS_FILE, .get = "/v2/{@v2owner}"),
+	CFS_ROUTE("orgs/{owner}/invoices", CFS_DIR),
+	CFS_ROUTE(INVOICE ".json", CFS_FILE, .list = INVOICES,
+		  .key = "invoice_number", .mtime = "emission_date"),
+	CFS_ROUTE(INVOICE ".html", CFS_FILE, .list = INVOICES,
+		  .key = "invoice_number", .get = INVOICES "/{invoice}.html",
+		  .accept = "text/html", .render = CFS_RENDER_RAW,
+		  .mtime = "emission_date", .flags = CFS_PERSIST),
+	CFS_ROUTE(INVOICE ".pdf", CFS_FILE, .list = INVOICES,
+		  .key = "invoice_number", .get = INVOICES "/{invoice}.pdf",
+		  .accept = "application/pdf", .render = CFS_RENDER_RAW,
+		  .mtime = "emission_date", .flags = CFS_PERSIST),
+	CFS_ROUTE("orgs/{owner}/apps", CFS_DIR),
+	CFS_ROUTE("orgs/{owner}/apps/{app}", CFS_DIR,
+		  .list = "/v2/{@v2owner}/applications", .key = "id"),
+	CFS_ROUTE("orgs/{owner}/apps/by-name", CFS_DIR),
+	CFS_ROUTE("orgs/{owner}/apps/by-name/{name}", CFS_LINK,
+		  .list = "/v2/{@v2owner}/applications", .key = "name",
+		  .link = "../{name.id}"),
+	CFS_ROUTE("orgs/{owner}/apps/{app}/app.json", CFS_FILE,
+		  .mtime = "creationDate"),
+	CFS_ROUTE("orgs/{owner}/apps/{app}/deployments", CFS_DIR),
+	CFS_ROUTE("orgs/{owner}/apps/{app}/deployments/{deployment}.json", CFS_FILE,
+		  .list = V4_APP "/deployments", .key = "id", .mtime = "startDate"),
+	CFS_ROUTE("orgs/{owner}/apps/{app}/instances", CFS_DIR),
+	CFS_ROUTE("orgs/{owner}/apps/{app}/instances/{instance}.json", CFS_FILE,
+		  .list = V4_APP "/instances", .key = "id", .where = "state!=DELETED",
+		  .mtime = "creationDate"),
+	CFS_ROUTE("orgs/{owner}/apps/{app}/instances/deleted", CFS_DIR),
+	CFS_ROUTE("orgs/{owner}/apps/{app}/instances/deleted/{instance}.json",
+		  CFS_FILE, .list = V4_APP "/instances", .key = "id",
+		  .where = "state=DELETED", .mtime = "creationDate"),
+	CFS_ROUTE("orgs/{owner}/apps/{app}/load-balancer.json", CFS_FILE,
+		  .get = "/v4/load-balancers/organisations/{owner}/applications/"
+		 "{app}/load-balancers/default"),
+	CFS_ROUTE("orgs/{owner}/addons", CFS_DIR),
+	CFS_ROUTE("orgs/{owner}/addons/{addon}", CFS_DIR,
+		  .list = "/v2/{@v2owner}/addons", .key = "id"),
+	CFS_ROUTE("orgs/{owner}/addons/{addon}/addon.json", CFS_FILE,
+		  .mtime = "creationDate"),
+	CFS_ROUTE("orgs/{owner}/addons/{addon}/storage-policies.json", CFS_FILE,
+		  .get = "/v4/addon-providers/addon-pulsar/addons/{addon.realId}/"
+		 "storage-policies",
+		  .only_if = "addon.provider.id=addon-pulsar"),
+};
+
+static int is_personal(const char *owner)
+{
+	return strncmp(owner, "user_", 5) == 0;
+}
+
+/* The user (personal space) and every organisation, as one list. */
+static int list_owners(struct cfs_tree *t, const struct cfs_vars *v,
+		       struct cfs_listing *out)
+{
+	struct cfs_resp *self = NULL;
+	struct cfs_resp *orgs = NULL;
+	json_t *org;
+	size_t i;
+	int rc;
+
+	(void)v;
+	rc = cfs_tree_fetch(t, "/v2/self", NULL, &self);
+	if (!rc)
+		rc = cfs_tree_fetch(t, "/v2/organisations", NULL, &orgs);
+	if (rc)
+		goto out;
+	out->src = cfs_resp_ref(orgs);
+	rc = cfs_listing_add(out, json_string_value(json_object_get(
+					  self->json, "id")) ?: "",
+			     self->json);
+	json_array_foreach(orgs->json, i, org) {
+		if (rc)
+			break;
+		rc = cfs_listing_add(out, json_string_value(json_object_get(
+						  org, "id")) ?: "",
+				     org);
+	}
+out:
+	cfs_resp_unref(self);
+	cfs_resp_unref(orgs);
+	return rc;
+}
+
+/* by-name listings name the same owners by their "name". */
+static int list_owner_names(struct cfs_tree *t, const struct cfs_vars *v,
+			    struct cfs_listing *out)
+{
+	struct cfs_listing ids = { 0 };
+	size_t i;
+	int rc;
+
+	rc = list_owners(t, v, &ids);
+	out->src = cfs_resp_ref(ids.src);
+	for (i = 0; !rc && i < ids.n; i++) {
+		const char *name = json_string_value(
+			json_object_get(ids.items[i], "name"));
+
+		if (name)
+			rc = cfs_listing_add(out, name, ids.items[i]);
+	}
+	cfs_listing_clear(&ids);
+	return rc;
+}
+
+static const struct cfs_lister clever_listers[] = {
+	{ "@owners", list_owners, NULL },
+	{ "@owner_names", list_owner_names, NULL },
+};
+
+static int derive(struct cfs_tree *t, const char *name,
+		  const struct cfs_vars *v, struct cfs_buf *out)
+{
+	const char *owner = cfs_vars_value(v, "owner");
+	char *esc;
+	int rc;
+
+	(void)t;
+	if (strcmp(name, "v2owner") != 0 || !owner)
+		return -EINVAL;
+	if (is_personal(owner))
+		return cfs_buf_append(out, "self", 4);
+	esc = cfs_tree_escape(owner);
+	if (!esc)
+		return -ENOMEM;
+	rc = cfs_buf_printf(out, "organisations/%s", esc);
+	free(esc);
+	return rc;
+}
+
+const struct cfs_provider cfs_provider_clever = {
+	.name = "clever",
+	.check_path = "/v2/self",
+	.routes = clever_routes,
+	.nroutes = sizeof(clever_routes) / sizeof(clever_routes[0]),
+	.listers = clever_listers,
+	.nlisters = sizeof(clever_listers) / sizeof(clever_listers[0]),
+	.derive = derive,
+};

@@ -1,0 +1,63 @@
+/* Unit tests of the date parsers and the growable buffer. */
+#include "check.h"
+#include "util.h"
+
+static void test_iso8601(void)
+{
+	time_t t;
+	char out[32];
+
+	CHECK(cfs_parse_iso8601("2026-07-01T00:00:00Z", &t) == 0);
+	CHECK(t == 1782864000);
+	CHECK(cfs_parse_iso8601("2026-07-01T02:00:00+02:00", &t) == 0);
+	CHECK(t == 1782864000);
+	CHECK(cfs_parse_iso8601("2026-07-01T00:00:00.123456Z", &t) == 0);
+	CHECK(t == 1782864000);
+	CHECK(cfs_parse_iso8601("2026-06-30T19:00:00-0500", &t) == 0);
+	CHECK(t == 1782864000);
+	CHECK(cfs_parse_iso8601("yesterday", &t) != 0);
+	cfs_iso8601(1782864000, out);
+	CHECK_STR(out, "2026-07-01T00:00:00Z");
+}
+
+static void test_month(void)
+{
+	time_t first;
+	time_t last;
+
+	CHECK(cfs_parse_month("2024-02", &first, &last) == 0);
+	CHECK(last - first + 1 == 29 * 86400);
+	CHECK(cfs_parse_month("2025-12", &first, &last) == 0);
+	CHECK(last - first + 1 == 31 * 86400);
+	CHECK(cfs_parse_month("2025-13", &first, &last) != 0);
+	CHECK(cfs_parse_month("2025-00", &first, &last) != 0);
+	CHECK(cfs_parse_month("2025-1", &first, &last) != 0);
+	CHECK(cfs_parse_month("2025-011", &first, &last) != 0);
+	CHECK(cfs_parse_month("2025/01", &first, &last) != 0);
+	CHECK(cfs_parse_month("+025-01", &first, &last) != 0);
+}
+
+static void test_buf(void)
+{
+	struct cfs_buf b = { 0 };
+	struct cfs_blob *blob;
+	int i;
+
+	for (i = 0; i < 1000; i++)
+		CHECK(cfs_buf_printf(&b, "%d,", i) == 0);
+	CHECK(b.len == 3890);
+	blob = cfs_buf_to_blob(&b);
+	CHECK(blob && blob->len == 3890 && b.data == NULL);
+	CHECK(strncmp(blob->data, "0,1,2,", 6) == 0);
+	CHECK(cfs_blob_ref(blob) == blob);
+	cfs_blob_unref(blob);
+	cfs_blob_unref(blob);
+}
+
+int main(void)
+{
+	test_iso8601();
+	test_month();
+	test_buf();
+	return 0;
+}
