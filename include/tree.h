@@ -127,12 +127,16 @@ void cfs_tree_free(struct cfs_tree *t);
 /* path is relative to the mount ("" is the root). */
 int cfs_tree_node(struct cfs_tree *t, const char *path, struct cfs_node *out);
 void cfs_node_clear(struct cfs_node *n);
-int cfs_tree_readdir(struct cfs_tree *t, const char *path,
-		     int (*emit)(void *arg, const char *name), void *arg);
+/* emit returns 0 to go on, 1 to stop early, -errno to fail */
+typedef int (*cfs_emit_fn)(void *arg, const char *name, enum cfs_kind kind);
+int cfs_tree_readdir(struct cfs_tree *t, const char *path, cfs_emit_fn emit,
+		     void *arg);
 
 /* For providers' listers and derivations. */
 int cfs_tree_fetch(struct cfs_tree *t, const char *path, const char *accept,
 		   struct cfs_resp **out);
+/* Fetches several JSON paths at once, so the fetches after it hit. */
+void cfs_tree_prefetch(struct cfs_tree *t, char *const *paths, size_t n);
 char *cfs_tree_escape(const char *s);
 time_t cfs_tree_now(const struct cfs_tree *t);
 json_t *cfs_json_at(json_t *j, const char *dotted);

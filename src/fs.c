@@ -35,10 +35,17 @@ static const char *rel(const char *path)
 static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
 	(void)conn;
-	/* short kernel caching: the TTL cache below answers repeats, and
-	 * auto_cache drops page-cache copies whose mtime or size moved */
+	/*
+	 * The kernel looks names up one at a time per directory, so a
+	 * lookup that fetched content would serialize parallel readers.
+	 * readdir therefore hands out entries (READDIRPLUS) carrying only
+	 * their type, and attributes are never cached in the kernel: every
+	 * stat becomes a per-file GETATTR, answered from our cache with the
+	 * exact size, and those run in parallel.  auto_cache drops page-cache
+	 * copies whose mtime or size moved.
+	 */
 	cfg->entry_timeout = 1.0;
-	cfg->attr_timeout = 1.0;
+	cfg->attr_timeout = 0;
 	cfg->negative_timeout = 1.0;
 	cfg->auto_cache = 1;
 	return fs_ctx();
@@ -95,40 +102,58 @@ static int fs_getattr(const char *path, struct stat *st,
 	return 0;
 }
 
+/*
+ * Entries carry their offset (1, 2, ...): only then does libfuse reply to
+ * READDIRPLUS with real entry timeouts; from a buffered (offset 0) fill it
+ * replies with zero timeouts and the kernel looks every name up again.
+ */
 struct dir_fill {
 	void *buf;
 	fuse_fill_dir_t filler;
+	enum fuse_fill_dir_flags plus;
+	off_t from;                 /* entries up to this one were sent */
+	off_t next;
 	struct cfs_hashmap *seen;   /* two items may share a by-name name */
 };
 
-static int emit_entry(void *arg, const char *name)
+/* Returns 1 once the kernel's buffer is full. */
+static int emit_entry(void *arg, const char *name, enum cfs_kind kind)
 {
 	struct dir_fill *d = arg;
+	struct stat st;
 
 	if (cfs_hashmap_get(d->seen, name))
 		return 0;
 	if (cfs_hashmap_put(d->seen, name, d, NULL) != 0)
 		return -ENOMEM;
-	return d->filler(d->buf, name, NULL, 0, 0) ? -ENOMEM : 0;
+	if (++d->next <= d->from)
+		return 0;
+	/* only the type: attr_timeout 0 makes the kernel ask for the rest */
+	fill_stat(fs_ctx(), kind, 0, 0, &st);
+	return d->filler(d->buf, name, &st, d->next, d->plus) ? 1 : 0;
 }
 
 static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 		      off_t offset, struct fuse_file_info *fi,
 		      enum fuse_readdir_flags flags)
 {
-	struct dir_fill d = { buf, filler, cfs_hashmap_new() };
+	struct dir_fill d = { buf, filler,
+			      (flags & FUSE_READDIR_PLUS) ? FUSE_FILL_DIR_PLUS
+							  : 0,
+			      offset, 0, cfs_hashmap_new() };
 	int rc;
 
-	(void)offset;
 	(void)fi;
-	(void)flags;
 	if (!d.seen)
 		return -ENOMEM;
-	filler(buf, ".", NULL, 0, 0);
-	filler(buf, "..", NULL, 0, 0);
-	rc = cfs_tree_readdir(fs_ctx()->tree, rel(path), emit_entry, &d);
+	rc = emit_entry(&d, ".", CFS_DIR);
+	if (!rc)
+		rc = emit_entry(&d, "..", CFS_DIR);
+	if (!rc)
+		rc = cfs_tree_readdir(fs_ctx()->tree, rel(path), emit_entry,
+				      &d);
 	cfs_hashmap_free(d.seen, NULL);
-	return rc;
+	return rc < 0 ? rc : 0;
 }
 
 static int fs_open(const char *path, struct fuse_file_info *fi)

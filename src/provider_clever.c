@@ -88,6 +88,8 @@ static int list_owners(struct cfs_tree *t, const struct cfs_vars *v,
 	int rc;
 
 	(void)v;
+	cfs_tree_prefetch(t, (char *const[]){ "/v2/self", "/v2/organisations" },
+			  2);
 	rc = cfs_tree_fetch(t, "/v2/self", NULL, &self);
 	if (!rc)
 		rc = cfs_tree_fetch(t, "/v2/organisations", NULL, &orgs);

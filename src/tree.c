@@ -479,6 +479,11 @@ int cfs_tree_fetch(struct cfs_tree *t, const char *path, const char *accept,
 	return cfs_cache_get(t->cache, path, accept, out);
 }
 
+void cfs_tree_prefetch(struct cfs_tree *t, char *const *paths, size_t n)
+{
+	cfs_cache_prefetch(t->cache, paths, NULL, n);
+}
+
 /* ---- listings ------------------------------------------------------ */
 
 static int item_matches(json_t *item, const char *where)
@@ -1007,8 +1012,7 @@ void cfs_node_clear(struct cfs_node *n)
 /* ---- directories --------------------------------------------------- */
 
 static int emit_listed(struct cfs_tree *t, const struct route_info *child,
-		       const struct cfs_vars *v,
-		       int (*emit)(void *, const char *), void *arg)
+		       const struct cfs_vars *v, cfs_emit_fn emit, void *arg)
 {
 	const struct segment *s = &child->seg[child->nseg - 1];
 	struct cfs_listing l = { 0 };
@@ -1020,14 +1024,14 @@ static int emit_listed(struct cfs_tree *t, const struct route_info *child,
 	for (i = 0; !rc && i < l.n; i++) {
 		snprintf(name, sizeof(name), "%s%s%s", s->prefix, l.names[i],
 			 s->suffix);
-		rc = emit(arg, name);
+		rc = emit(arg, name, child->r->kind);
 	}
 	cfs_listing_clear(&l);
 	return rc;
 }
 
-int cfs_tree_readdir(struct cfs_tree *t, const char *path,
-		     int (*emit)(void *arg, const char *name), void *arg)
+int cfs_tree_readdir(struct cfs_tree *t, const char *path, cfs_emit_fn emit,
+		     void *arg)
 {
 	const struct route_info *ri;
 	struct cfs_vars v;
@@ -1047,7 +1051,8 @@ int cfs_tree_readdir(struct cfs_tree *t, const char *path,
 		if (child->seg[child->nseg - 1].var)
 			rc = emit_listed(t, child, &v, emit, arg);
 		else if (only_if_holds(child->r, &v))
-			rc = emit(arg, child->seg[child->nseg - 1].prefix);
+			rc = emit(arg, child->seg[child->nseg - 1].prefix,
+				  child->r->kind);
 	}
 out:
 	vars_clear(&v);
