@@ -1,0 +1,164 @@
+"""Clever Cloud application logs: the v4 SSE stream and live events.
+
+GET /v4/logs/organisations/{ownerId}/applications/{appId}/logs answers
+`: hello`, then the matching history in date order as
+`id: <id>\\nevent: APPLICATION_LOG\\ndata: <one-line JSON>\\n\\n` frames. With `until`
+(or once `limit` events went out) it ends with an END_OF_STREAM frame
+(`{"endedBy": "UNTIL_REACHED"}`) and closes; otherwise it stays open, sending
+`event: HEARTBEAT` frames every --heartbeat-ms and pushing the events that the
+add_log mutate op adds, when they match the stream's filters.
+
+Query: since (inclusive), until (exclusive), limit (>= 1; without since, the most
+recent ones), deploymentId, instanceId and service (repeatable; no service or
+`all` = every service), filter (case-insensitive substring of the message). The
+Last-Event-ID header resumes strictly after that id (ids are fixed-width
+counters, so they compare as strings).
+"""
+
+import json
+import queue
+import time
+
+from clock import SECOND, parse_iso
+from server import ApiError, Stream
+import seed
+
+HELLO = ": hello\n\n"
+HEARTBEAT = "event: HEARTBEAT\ndata: \n\n"
+END = 'event: END_OF_STREAM\ndata: {"endedBy": "UNTIL_REACHED"}\n\n'
+
+
+def bad_request(message, **context):
+    return ApiError(400, "BAD_REQUEST", message, context=context)
+
+
+def date_param(req, name):
+    value = req.param(name)
+    try:
+        return None if value is None else parse_iso(value)
+    except ValueError:
+        raise bad_request(f"{name} is not an ISO 8601 date", **{name: value}) from None
+
+
+def limit_param(req):
+    value = req.param("limit")
+    if value is None:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise bad_request("limit must be an integer >= 1", limit=value)
+    return int(value)
+
+
+class LogQuery:
+    """The filters of one stream, parsed from its request."""
+
+    def __init__(self, req, app_id):
+        self.app_id = app_id
+        self.since = date_param(req, "since")
+        self.until = date_param(req, "until")
+        self.limit = limit_param(req)
+        self.deployment = req.param("deploymentId")
+        self.instances = set(req.params.get("instanceId", []))
+        services = set(req.params.get("service", []))
+        self.services = None if not services or "all" in services else services
+        self.needle = (req.param("filter") or "").lower()
+        self.after_id = req.headers.get("last-event-id")
+
+    def matches(self, event):
+        date = parse_iso(event["date"])
+        return (event["applicationId"] == self.app_id
+                and (self.since is None or date >= self.since)
+                and (self.until is None or date < self.until)
+                and self.deployment in (None, event["deploymentId"])
+                and (not self.instances or event["instanceId"] in self.instances)
+                and (self.services is None or event["service"] in self.services)
+                and self.needle in event["message"].lower()
+                and (self.after_id is None or event["id"] > self.after_id))
+
+    def select(self, history):
+        """The history to send, in date order."""
+        events = sorted((e for e in history if self.matches(e)), key=lambda e: (e["date"], e["id"]))
+        if self.limit is None:
+            return events
+        return events[:self.limit] if self.since else events[-self.limit:]
+
+
+def frame(event):
+    data = json.dumps(event, ensure_ascii=False)
+    return f"id: {event['id']}\nevent: APPLICATION_LOG\ndata: {data}\n\n"
+
+
+class LogHub:
+    """Open streams and the live events pushed to them (all under store.lock)."""
+
+    def __init__(self, store, settings):
+        self.store = store
+        self.settings = settings
+        self.streams = set()
+
+    def open(self, req, owner, app_id):
+        if self.store.app(owner, app_id) is None:
+            raise ApiError(404, "NOT_FOUND", "Application not found", context={"applicationId": app_id})
+        query = LogQuery(req, app_id)
+        stream = LogStream(self, query, query.select(self.store.clever["logs"][app_id]))
+        self.streams.add(stream)
+        return stream
+
+    def close(self, stream):
+        """Forget a stream that ended."""
+        with self.store.lock:
+            self.streams.discard(stream)
+
+    def add(self, owner, app_id, partial):
+        """The add_log mutate op: complete, store and push one event."""
+        app = self.store.app(owner, app_id)
+        if app is None:
+            raise LookupError(f"no application {app_id} in {owner}")
+        number = self.store.take_log_id()
+        date = self.store.now + self.store.live_logs * SECOND
+        event = seed.new_log_event(app, self.store.clever["instances"][app_id], partial, number, date)
+        self.store.clever["logs"][app_id].append(event)
+        for stream in self.streams:
+            if stream.query.matches(event):
+                stream.queue.put(event)
+        return event
+
+
+class LogStream(Stream):
+    def __init__(self, hub, query, history):
+        super().__init__()
+        self.hub = hub
+        self.query = query
+        self.history = history
+        self.queue = queue.SimpleQueue()
+
+    def close(self):
+        self.hub.close(self)
+
+    def run(self, write, drop_after):
+        write(HELLO)
+        if drop_after == 0:
+            return
+        sent = 0
+        for event in self.events(write):
+            write(frame(event))
+            sent += 1
+            if sent == drop_after:
+                return  # the drop_stream fault: close without END_OF_STREAM
+            if sent == self.query.limit:
+                break
+        write(END)
+
+    def events(self, write):
+        """The history, then (without until) live events, heartbeating between them."""
+        yield from self.history
+        if self.query.until is not None:
+            return
+        period = self.hub.settings.heartbeat_ms / 1000
+        deadline = time.monotonic() + period
+        while True:
+            try:
+                yield self.queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                write(HEARTBEAT)
+                deadline += period
