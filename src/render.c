@@ -8,9 +8,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * 15 significant digits print a real the way the API wrote it (0.85704,
+ * not 0.85704000000000002) for every value written with 15 or fewer.
+ */
+#define REAL_DIGITS JSON_REAL_PRECISION(15)
+
 static struct cfs_blob *render_json(json_t *j)
 {
-	char *text = json_dumps(j, JSON_INDENT(2) | JSON_ENCODE_ANY);
+	char *text = json_dumps(j, JSON_INDENT(2) | JSON_ENCODE_ANY |
+				   REAL_DIGITS);
 	struct cfs_buf b = { 0 };
 
 	if (!text)
@@ -36,7 +43,7 @@ static int append_scalar(struct cfs_buf *b, json_t *j)
 				      json_string_length(j));
 	if (json_is_null(j))
 		return 0;
-	text = json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT);
+	text = json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT | REAL_DIGITS);
 	if (!text)
 		return -1;
 	rc = cfs_buf_append(b, text, strlen(text));

@@ -32,6 +32,8 @@ int main(void)
 		     "billing\ntechnical\n");
 	check_render(CFS_RENDER_SCALAR, "\"UTC\"", "UTC\n");
 	check_render(CFS_RENDER_SCALAR, "9972.5", "9972.5\n");
+	check_render(CFS_RENDER_JSON, "[0.85704, 9972.2324]",
+		     "[\n  0.85704,\n  9972.2324\n]\n");
 	check_render(CFS_RENDER_SCALAR, "null", "\n");
 	/* shapes a renderer cannot use are refused, not guessed */
 	CHECK(cfs_render(CFS_RENDER_LABELS, obj) == NULL);
