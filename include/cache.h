@@ -13,7 +13,9 @@
  *  5. only complete, well-formed 2xx bodies are ever stored (http.c
  *     rejects the rest);
  *  6. when stored bodies pass CFS_CACHE_BYTES the least recently used
- *     entries are dropped; SIGHUP (cfs_cache_request_flush) empties it.
+ *     entries are dropped; SIGHUP (cfs_cache_request_flush) empties it;
+ *  7. a write drops the responses it made stale, failed write or not, so
+ *     the next read shows the server's state.
  */
 #ifndef CFS_CACHE_H
 #define CFS_CACHE_H
@@ -43,6 +45,8 @@ struct cfs_resp {
 
 struct cfs_cache *cfs_cache_new(struct cfs_http *http, unsigned int ttl);
 void cfs_cache_free(struct cfs_cache *c);
+/* The HTTP layer behind the cache, for requests never cached (writes). */
+struct cfs_http *cfs_cache_http(struct cfs_cache *c);
 
 /* A fresh or last-good response for path, or -errno. */
 int cfs_cache_get(struct cfs_cache *c, const char *path, const char *accept,
@@ -50,6 +54,9 @@ int cfs_cache_get(struct cfs_cache *c, const char *path, const char *accept,
 /* Starts the missing ones of n fetches in parallel and waits for them. */
 void cfs_cache_prefetch(struct cfs_cache *c, char *const *paths,
 			const char *accept, size_t n);
+
+/* Forgets every response whose API path starts with prefix (after writes). */
+void cfs_cache_drop_prefix(struct cfs_cache *c, const char *prefix);
 
 struct cfs_resp *cfs_resp_ref(struct cfs_resp *r);
 void cfs_resp_unref(struct cfs_resp *r);

@@ -24,7 +24,8 @@
 
 #define CFS_MAX_DEPTH 8
 
-enum cfs_kind { CFS_DIR, CFS_FILE, CFS_LINK };
+/* CFS_NEWFILE: a name that exists only while a process creates it */
+enum cfs_kind { CFS_DIR, CFS_FILE, CFS_LINK, CFS_NEWFILE };
 
 enum cfs_render {
 	CFS_RENDER_JSON,        /* pretty-printed, newline-terminated */
@@ -35,6 +36,13 @@ enum cfs_render {
 };
 
 #define CFS_PERSIST 0x1u        /* keep the body in the disk cache */
+
+struct cfs_vars;
+
+/* A file's bytes -> the request body, or -EINVAL if they cannot be valid. */
+typedef int (*cfs_encode_fn)(const struct cfs_vars *v, const char *data,
+			     size_t len, json_t **body);
+typedef int (*cfs_writable_fn)(const struct cfs_vars *v);
 
 struct cfs_route {
 	const char *pattern;    /* "orgs/{owner}/apps/{app}/app.json" */
@@ -53,6 +61,16 @@ struct cfs_route {
 	const char *link;       /* symlink target template */
 	const char *only_if;    /* "var.dotted.field=value" */
 	unsigned int flags;
+	/*
+	 * Writes: what closing a written file sends (CFS_FILE), what
+	 * closing a created one sends (CFS_NEWFILE), or what rmdir sends
+	 * (CFS_DIR).
+	 */
+	const char *write_method;
+	const char *write_path; /* API path template */
+	cfs_encode_fn encode;   /* NULL: no body */
+	cfs_writable_fn writable;   /* NULL: always, given write_method */
+	const char *drops;      /* '|'-separated API path prefixes it stales */
 };
 
 /* One row: CFS_ROUTE("zones/{zone}.json", CFS_FILE, .list = ...). */
@@ -110,6 +128,7 @@ struct cfs_provider {
 /* What FUSE needs to know of one path. */
 struct cfs_node {
 	enum cfs_kind kind;
+	int writable;               /* files: 0644; dirs: 0755 */
 	struct cfs_blob *content;   /* files */
 	char *link;                 /* symlinks */
 	time_t mtime;
@@ -131,6 +150,22 @@ void cfs_node_clear(struct cfs_node *n);
 typedef int (*cfs_emit_fn)(void *arg, const char *name, enum cfs_kind kind);
 int cfs_tree_readdir(struct cfs_tree *t, const char *path, cfs_emit_fn emit,
 		     void *arg);
+
+/* What a name is to the write side (create and rename targets). */
+enum cfs_entry {
+	CFS_ENTRY_NONE,         /* nothing, and nothing may be created */
+	CFS_ENTRY_READONLY,     /* exists, not writable */
+	CFS_ENTRY_WRITABLE,     /* a writable file */
+	CFS_ENTRY_NEW,          /* creating it sends a request at close */
+	CFS_ENTRY_SCRATCH,      /* absent; a temporary file may live here */
+};
+
+enum cfs_entry cfs_tree_classify(struct cfs_tree *t, const char *path);
+/* Sends the bytes of a writable or new file; drops what it made stale. */
+int cfs_tree_commit(struct cfs_tree *t, const char *path, const char *data,
+		    size_t len);
+/* rmdir: sends the directory's removal. */
+int cfs_tree_remove(struct cfs_tree *t, const char *path);
 
 /* For providers' listers and derivations. */
 int cfs_tree_fetch(struct cfs_tree *t, const char *path, const char *accept,

@@ -31,6 +31,7 @@ struct entry {
 	int err;                    /* remembered failure, 0 if none */
 	double err_expires;
 	struct flight *flight;
+	int dropped;                /* a write staled it while in flight */
 	double last_used;
 };
 
@@ -115,6 +116,11 @@ void cfs_cache_free(struct cfs_cache *c)
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->cv);
 	free(c);
+}
+
+struct cfs_http *cfs_cache_http(struct cfs_cache *c)
+{
+	return c->http;
 }
 
 static size_t entry_bytes(const struct entry *e)
@@ -256,7 +262,7 @@ static void settle(struct cfs_cache *c, struct entry *e, const char *path,
 		cfs_resp_unref(e->good);
 		e->good = r;
 		c->bytes += entry_bytes(e);
-		e->expires = now + c->ttl;
+		e->expires = e->dropped ? now : now + c->ttl;
 		e->err = 0;
 		f->resp = cfs_resp_ref(r);
 	} else if (is_definitive(rs->err)) {
@@ -280,6 +286,7 @@ static void settle(struct cfs_cache *c, struct entry *e, const char *path,
 out:
 	f->done = 1;
 	e->flight = NULL;
+	e->dropped = 0;
 	pthread_cond_broadcast(&c->cv);
 }
 
@@ -416,4 +423,34 @@ out:
 	free(rq);
 	free(rs);
 	free(mine);
+}
+
+struct drop_arg {
+	struct cfs_cache *c;
+	const char *prefix;
+};
+
+static int drop_matching(const char *key, void *value, void *arg)
+{
+	struct drop_arg *a = arg;
+	const char *path = strchr(key, '\n');
+
+	struct entry *e = value;
+
+	if (!path || strncmp(path + 1, a->prefix, strlen(a->prefix)) != 0)
+		return 0;
+	if (e->flight) {
+		e->dropped = 1;
+		return 0;
+	}
+	return drop_idle(key, value, a->c);
+}
+
+void cfs_cache_drop_prefix(struct cfs_cache *c, const char *prefix)
+{
+	struct drop_arg a = { c, prefix };
+
+	pthread_mutex_lock(&c->lock);
+	cfs_hashmap_filter(c->entries, drop_matching, &a);
+	pthread_mutex_unlock(&c->lock);
 }

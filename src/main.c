@@ -22,6 +22,7 @@
 #include "http.h"
 #include "log.h"
 #include "options.h"
+#include "overlay.h"
 #include "provider.h"
 #include "tree.h"
 
@@ -162,12 +163,16 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "cloudfs: %s\n", err[0] ? err : "out of memory");
 		goto out_curl;
 	}
+	fs.overlay = cfs_overlay_new(o.ttl);
+	if (!fs.overlay)
+		goto out_curl;
 	fs.uid = getuid();
 	fs.gid = getgid();
 	if (add_mount_options(&args, o.source) != 0)
 		goto out_curl;
 	rc = serve(&args, &o, &fs, http);
 out_curl:
+	cfs_overlay_free(fs.overlay);
 	cfs_tree_free(fs.tree);
 	cfs_diskcache_close(disk);
 	cfs_cache_free(cache);

@@ -16,6 +16,22 @@
 #define INVOICES "/v4/billing/organisations/{owner}/invoices"
 #define INVOICE "orgs/{owner}/invoices/{invoice}"
 
+#define POLICIES \
+	"/v4/addon-providers/addon-pulsar/addons/{addon.realId}/storage-policies"
+
+/* The policies as written: any JSON object; the API checks the fields. */
+static int encode_json_object(const struct cfs_vars *v, const char *data,
+			      size_t len, json_t **body)
+{
+	(void)v;
+	*body = json_loadb(data, len, 0, NULL);
+	if (json_is_object(*body))
+		return 0;
+	json_decref(*body);
+	*body = NULL;
+	return -EINVAL;
+}
+
 static const struct cfs_route clever_routes[] = {
 	CFS_ROUTE("self.json", CFS_FILE, .get = "/v2/self"),
 	CFS_ROUTE("zones", CFS_DIR),
@@ -67,9 +83,9 @@ static const struct cfs_route clever_routes[] = {
 	CFS_ROUTE("orgs/{owner}/addons/{addon}/addon.json", CFS_FILE,
 		  .mtime = "creationDate"),
 	CFS_ROUTE("orgs/{owner}/addons/{addon}/storage-policies.json", CFS_FILE,
-		  .get = "/v4/addon-providers/addon-pulsar/addons/{addon.realId}/"
-		 "storage-policies",
-		  .only_if = "addon.provider.id=addon-pulsar"),
+		  .get = POLICIES, .only_if = "addon.provider.id=addon-pulsar",
+		  .write_method = "PATCH", .write_path = POLICIES,
+		  .encode = encode_json_object, .drops = POLICIES),
 };
 
 static int is_personal(const char *owner)

@@ -11,28 +11,57 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cache.h"
 #include "hashmap.h"
 #include "provider.h"
 
 #define DETAILS "/1.3/account/details/{user}"
+/* what changing an account makes stale: its details, and every list */
+#define ACCOUNT_DROPS DETAILS "|/1.3/account/list"
 #define NET_WINDOW "from={@month_from}&to={@month_to}"
 #define NETWORK "/1.3/account/network_usage?" NET_WINDOW
 #define RES_NETWORK "/1.3/account/resource_network_usage?" NET_WINDOW
+
+static int encode_details(const struct cfs_vars *v, const char *data,
+			  size_t len, json_t **body);
+static int encode_labels(const struct cfs_vars *v, const char *data,
+			 size_t len, json_t **body);
+static int encode_roles(const struct cfs_vars *v, const char *data,
+			size_t len, json_t **body);
+static int encode_field(const struct cfs_vars *v, const char *data,
+			size_t len, json_t **body);
+static int encode_sub_account(const struct cfs_vars *v, const char *data,
+			      size_t len, json_t **body);
+static int field_modifiable(const struct cfs_vars *v);
 
 static const struct cfs_route upcloud_routes[] = {
 	CFS_ROUTE("account.json", CFS_FILE, .get = "/1.3/account"),
 	CFS_ROUTE("accounts", CFS_DIR),
 	CFS_ROUTE("accounts/{user}", CFS_DIR, .list = "/1.3/account/list",
-		  .list_at = "accounts.account", .key = "username"),
-	CFS_ROUTE("accounts/{user}/details.json", CFS_FILE, .get = DETAILS),
+		  .list_at = "accounts.account", .key = "username",
+		  .write_method = "DELETE",
+		  .write_path = "/1.3/account/sub/{user}",
+		  .drops = ACCOUNT_DROPS),
+	CFS_ROUTE("accounts/{user}.json", CFS_NEWFILE, .write_method = "POST",
+		  .write_path = "/1.3/account/sub",
+		  .encode = encode_sub_account, .drops = "/1.3/account/list"),
+	CFS_ROUTE("accounts/{user}/details.json", CFS_FILE, .get = DETAILS,
+		  .write_method = "PUT", .write_path = DETAILS,
+		  .encode = encode_details, .drops = ACCOUNT_DROPS),
 	CFS_ROUTE("accounts/{user}/labels", CFS_FILE, .get = DETAILS,
-		  .at = "account.labels", .render = CFS_RENDER_LABELS),
+		  .at = "account.labels", .render = CFS_RENDER_LABELS,
+		  .write_method = "PUT", .write_path = DETAILS,
+		  .encode = encode_labels, .drops = ACCOUNT_DROPS),
 	CFS_ROUTE("accounts/{user}/roles", CFS_FILE, .get = DETAILS,
-		  .at = "account.roles.role", .render = CFS_RENDER_LINES),
+		  .at = "account.roles.role", .render = CFS_RENDER_LINES,
+		  .write_method = "PUT", .write_path = DETAILS,
+		  .encode = encode_roles, .drops = ACCOUNT_DROPS),
 	CFS_ROUTE("accounts/{user}/{field}", CFS_FILE, .list = "@fields",
-		  .render = CFS_RENDER_SCALAR),
+		  .render = CFS_RENDER_SCALAR, .write_method = "PUT",
+		  .write_path = DETAILS, .encode = encode_field,
+		  .writable = field_modifiable, .drops = ACCOUNT_DROPS),
 	CFS_ROUTE("labels", CFS_DIR),
 	CFS_ROUTE("labels/{label}", CFS_DIR, .list = "@label_pairs"),
 	CFS_ROUTE("labels/{label}/{user}", CFS_LINK,
@@ -224,6 +253,206 @@ static int list_billed_resources(struct cfs_tree *t,
 		rc = add_resources(out->src->json, seen, out);
 	cfs_hashmap_free(seen, NULL);
 	return rc;
+}
+
+/* ---- writes ------------------------------------------------------- */
+
+/* The one-line fields "Modify account details" accepts. */
+static const char *const modifiable_fields[] = {
+	"first_name", "last_name", "company", "address", "postal_code",
+	"city", "state", "country", "currency", "language", "phone", "email",
+	"vat_number", "timezone", "allow_api", "allow_gui",
+	"enable_3rd_party_services",
+};
+
+static int field_modifiable(const struct cfs_vars *v)
+{
+	const char *field = cfs_vars_value(v, "field");
+	size_t i;
+
+	for (i = 0; field && i < sizeof(modifiable_fields) /
+					 sizeof(modifiable_fields[0]); i++)
+		if (strcmp(field, modifiable_fields[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static int wrap(const char *wrapper, json_t *inner, json_t **body)
+{
+	*body = json_pack("{s:o}", wrapper, inner);
+	return *body ? 0 : -ENOMEM;
+}
+
+/* A JSON object, with or without its {"wrapper": {...}} around it. */
+static int object_body(const char *wrapper, const char *data, size_t len,
+		       json_t **inner)
+{
+	json_t *j = json_loadb(data, len, 0, NULL);
+	json_t *w;
+
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return -EINVAL;
+	}
+	w = json_object_get(j, wrapper);
+	if (json_is_object(w) && json_object_size(j) == 1) {
+		*inner = json_incref(w);
+		json_decref(j);
+	} else {
+		*inner = j;
+	}
+	return 0;
+}
+
+static int encode_details(const struct cfs_vars *v, const char *data,
+			  size_t len, json_t **body)
+{
+	json_t *account;
+	int rc;
+
+	(void)v;
+	rc = object_body("account", data, len, &account);
+	return rc ? rc : wrap("account", account, body);
+}
+
+/* Calls line_fn for each line; a final newline ends the last line. */
+static int each_line(const char *data, size_t len,
+		     int (*line_fn)(const char *line, size_t n, void *arg),
+		     void *arg)
+{
+	const char *end = data + len;
+	int rc = 0;
+
+	while (data < end && !rc) {
+		const char *nl = memchr(data, '\n', (size_t)(end - data));
+		size_t n = nl ? (size_t)(nl - data) : (size_t)(end - data);
+
+		if (memchr(data, '\0', n))
+			return -EINVAL;
+		rc = line_fn(data, n, arg);
+		data += n + (nl ? 1 : 0);
+	}
+	return rc;
+}
+
+static int add_label(const char *line, size_t n, void *arg)
+{
+	json_t *labels = arg;
+	const char *eq = memchr(line, '=', n);
+	json_t *label;
+	size_t i;
+
+	if (n == 0)
+		return 0;
+	if (!eq || eq == line)
+		return -EINVAL;     /* no key: nothing to send */
+	label = json_pack("{s:s%, s:s%}", "key", line, (size_t)(eq - line),
+			  "value", eq + 1, (size_t)(line + n - eq - 1));
+	if (!label)
+		return -EINVAL;     /* not UTF-8 */
+	for (i = 0; i < json_array_size(labels); i++)
+		if (strcasecmp(json_string_value(json_object_get(
+				       json_array_get(labels, i), "key")),
+			       json_string_value(json_object_get(label,
+								 "key"))) ==
+		    0) {
+			json_decref(label);
+			return -EINVAL;     /* a key twice */
+		}
+	return json_array_append_new(labels, label) ? -ENOMEM : 0;
+}
+
+static int encode_labels(const struct cfs_vars *v, const char *data,
+			 size_t len, json_t **body)
+{
+	json_t *labels = json_array();
+	int rc;
+
+	(void)v;
+	if (!labels)
+		return -ENOMEM;
+	rc = each_line(data, len, add_label, labels);
+	if (rc) {
+		json_decref(labels);
+		return rc;
+	}
+	return wrap("account", json_pack("{s:o}", "labels", labels), body);
+}
+
+static int add_role(const char *line, size_t n, void *arg)
+{
+	json_t *role;
+
+	if (n == 0)
+		return 0;
+	role = json_stringn(line, n);
+	if (!role)
+		return -EINVAL;
+	return json_array_append_new(arg, role) ? -ENOMEM : 0;
+}
+
+static int encode_roles(const struct cfs_vars *v, const char *data,
+			size_t len, json_t **body)
+{
+	json_t *roles = json_array();
+	int rc;
+
+	(void)v;
+	if (!roles)
+		return -ENOMEM;
+	rc = each_line(data, len, add_role, roles);
+	if (rc) {
+		json_decref(roles);
+		return rc;
+	}
+	return wrap("account",
+		    json_pack("{s:{s:o}}", "roles", "role", roles), body);
+}
+
+/* value + an optional final newline; a newline elsewhere cannot be valid */
+static int encode_field(const struct cfs_vars *v, const char *data,
+			size_t len, json_t **body)
+{
+	const char *field = cfs_vars_value(v, "field");
+	json_t *value;
+
+	if (!field_modifiable(v))
+		return -EINVAL;
+	if (len && data[len - 1] == '\n')
+		len--;
+	if (memchr(data, '\n', len) || memchr(data, '\0', len))
+		return -EINVAL;
+	value = json_stringn(data, len);
+	if (!value)
+		return -EINVAL;
+	return wrap("account", json_pack("{s:o}", field, value), body);
+}
+
+/* The username comes from the file name; a different one in the body
+ * cannot be what was meant. */
+static int encode_sub_account(const struct cfs_vars *v, const char *data,
+			      size_t len, json_t **body)
+{
+	const char *user = cfs_vars_value(v, "user");
+	json_t *sub;
+	json_t *named;
+	int rc;
+
+	rc = object_body("sub_account", data, len, &sub);
+	if (rc)
+		return rc;
+	named = json_object_get(sub, "username");
+	if (named && (!json_is_string(named) ||
+		      strcmp(json_string_value(named), user) != 0)) {
+		json_decref(sub);
+		return -EINVAL;
+	}
+	if (!named && json_object_set_new(sub, "username",
+					  json_string(user)) != 0) {
+		json_decref(sub);
+		return -ENOMEM;
+	}
+	return wrap("sub_account", sub, body);
 }
 
 static const struct cfs_lister upcloud_listers[] = {

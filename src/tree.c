@@ -23,6 +23,7 @@
 #include "cache.h"
 #include "diskcache.h"
 #include "hashmap.h"
+#include "http.h"
 #include "log.h"
 #include "render.h"
 
@@ -43,6 +44,7 @@ struct route_info {
 	size_t *children;
 	size_t nchildren;
 	const struct cfs_lister *lister;
+	int dir_writable;           /* something may be created or removed */
 };
 
 struct node_state {
@@ -281,6 +283,22 @@ static const struct cfs_lister *find_lister(const struct cfs_provider *p,
 	return NULL;
 }
 
+/* Directories where files are written, created or removed: 0755. */
+static void mark_writable_dirs(struct cfs_tree *t)
+{
+	size_t i;
+	size_t c;
+
+	for (i = 0; i < t->nroutes; i++)
+		for (c = 0; c < t->routes[i].nchildren; c++) {
+			const struct cfs_route *r =
+				t->routes[t->routes[i].children[c]].r;
+
+			if (r->write_method || r->kind == CFS_NEWFILE)
+				t->routes[i].dir_writable = 1;
+		}
+}
+
 static int add_child(struct route_info *parent, size_t child)
 {
 	size_t *c = realloc(parent->children,
@@ -307,7 +325,7 @@ static int link_route(struct cfs_tree *t, size_t i, char *err, size_t errlen)
 	if (find_ancestor(t, ri, ri->nseg - 1, &parent) != 0 ||
 	    t->routes[parent].r->kind != CFS_DIR)
 		goto bad;
-	if (ri->seg[ri->nseg - 1].var) {
+	if (ri->seg[ri->nseg - 1].var && r->kind != CFS_NEWFILE) {
 		if (!r->list)
 			goto bad;
 		if (r->list[0] == '@') {
@@ -316,7 +334,8 @@ static int link_route(struct cfs_tree *t, size_t i, char *err, size_t errlen)
 				goto bad;
 		}
 	}
-	if ((r->kind == CFS_LINK) != (r->link != NULL))
+	if ((r->kind == CFS_LINK) != (r->link != NULL) ||
+	    (r->kind == CFS_NEWFILE && !r->write_method))
 		goto bad;
 	return add_child(&t->routes[parent], i);
 bad:
@@ -348,6 +367,7 @@ static int build_routes(struct cfs_tree *t, char *err, size_t errlen)
 	for (i = 1; i < t->nroutes; i++)
 		if (link_route(t, i, err, errlen) != 0)
 			return -EINVAL;
+	mark_writable_dirs(t);
 	return 0;
 }
 
@@ -575,18 +595,26 @@ static int segment_value(const struct segment *s, const char *comp,
 	return 0;
 }
 
-/* The matching route with literal segments earliest wins. */
+/* How specific a segment is: a literal, then a {var} with affixes. */
+static unsigned int segment_rank(const struct segment *s)
+{
+	if (!s->var)
+		return 2;
+	return s->prefix[0] || s->suffix[0] ? 1 : 0;
+}
+
+/* The most specific matching route wins, earlier segments first. */
 static const struct route_info *match(const struct cfs_tree *t,
 				      char **comp, size_t n)
 {
 	const struct route_info *best = n == 0 ? &t->routes[0] : NULL;
-	unsigned int best_score = 0;
+	unsigned long best_score = 0;
 	size_t i;
 	size_t s;
 
 	for (i = 1; i < t->nroutes; i++) {
 		const struct route_info *ri = &t->routes[i];
-		unsigned int score = 1;
+		unsigned long score = 1;
 		char value[512];
 
 		if (ri->nseg != n)
@@ -595,8 +623,7 @@ static const struct route_info *match(const struct cfs_tree *t,
 			if (segment_value(&ri->seg[s], comp[s], value,
 					  sizeof(value)) != 0)
 				break;
-			if (!ri->seg[s].var)
-				score |= 1u << (CFS_MAX_DEPTH - s);
+			score = score * 3 + segment_rank(&ri->seg[s]);
 		}
 		if (s == n && score > best_score) {
 			best = ri;
@@ -637,6 +664,17 @@ static int bind_var(struct cfs_tree *t, const struct route_info *ri,
 out:
 	cfs_listing_clear(&l);
 	return rc;
+}
+
+static int bind_unlisted(const struct route_info *ri, size_t depth,
+			 const char *value, struct cfs_vars *v)
+{
+	v->name[v->n] = ri->seg[depth].var;
+	v->value[v->n] = strdup(value);
+	if (!v->value[v->n])
+		return -ENOMEM;
+	v->n++;
+	return 0;
 }
 
 static int only_if_holds(const struct cfs_route *r, const struct cfs_vars *v)
@@ -706,7 +744,11 @@ static int resolve(struct cfs_tree *t, const char *path,
 		if (!ri->seg[i].var)
 			continue;
 		segment_value(&ri->seg[i], comp[i], value, sizeof(value));
-		rc = bind_var(t, ri, i, value, v);
+		/* a name being created is, by definition, not listed yet */
+		if (ri->r->kind == CFS_NEWFILE && i == n - 1)
+			rc = bind_unlisted(ri, i, value, v);
+		else
+			rc = bind_var(t, ri, i, value, v);
 	}
 	if (!rc && !only_if_holds(ri->r, v))
 		rc = -ENOENT;
@@ -969,6 +1011,12 @@ static void meta_from_binding(struct cfs_tree *t, const struct cfs_vars *v,
 	out->fetched_at = src->fetched_at;
 }
 
+static int file_writable(const struct cfs_route *r, const struct cfs_vars *v)
+{
+	return r->kind == CFS_FILE && r->write_method &&
+	       (!r->writable || r->writable(v));
+}
+
 int cfs_tree_node(struct cfs_tree *t, const char *path, struct cfs_node *out)
 {
 	const struct route_info *ri;
@@ -982,9 +1030,14 @@ int cfs_tree_node(struct cfs_tree *t, const char *path, struct cfs_node *out)
 		return rc;
 	out->kind = ri->r->kind;
 	out->mtime = t->mounted;
+	out->writable = ri->r->kind == CFS_DIR ? ri->dir_writable
+						: file_writable(ri->r, &v);
 	switch (ri->r->kind) {
 	case CFS_FILE:
 		rc = file_node(t, path, ri->r, &v, out);
+		break;
+	case CFS_NEWFILE:
+		rc = -ENOENT;
 		break;
 	case CFS_LINK:
 		rc = expand(t, ri->r->link, &v, &link);
@@ -1048,6 +1101,8 @@ int cfs_tree_readdir(struct cfs_tree *t, const char *path, cfs_emit_fn emit,
 	for (i = 0; !rc && i < ri->nchildren; i++) {
 		const struct route_info *child = &t->routes[ri->children[i]];
 
+		if (child->r->kind == CFS_NEWFILE)
+			continue;
 		if (child->seg[child->nseg - 1].var)
 			rc = emit_listed(t, child, &v, emit, arg);
 		else if (only_if_holds(child->r, &v))
@@ -1055,6 +1110,145 @@ int cfs_tree_readdir(struct cfs_tree *t, const char *path, cfs_emit_fn emit,
 				  child->r->kind);
 	}
 out:
+	vars_clear(&v);
+	return rc;
+}
+
+/* ---- writes -------------------------------------------------------- */
+
+static char *parent_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? strndup(path, (size_t)(slash - path)) : strdup("");
+}
+
+enum cfs_entry cfs_tree_classify(struct cfs_tree *t, const char *path)
+{
+	const struct route_info *ri;
+	struct cfs_vars v;
+	enum cfs_entry e = CFS_ENTRY_NONE;
+	char *parent;
+	int rc;
+
+	rc = resolve(t, path, &ri, &v);
+	if (rc == 0) {
+		if (ri->r->kind == CFS_NEWFILE)
+			e = CFS_ENTRY_NEW;
+		else if (file_writable(ri->r, &v))
+			e = CFS_ENTRY_WRITABLE;
+		else
+			e = CFS_ENTRY_READONLY;
+		vars_clear(&v);
+		return e;
+	}
+	if (rc != -ENOENT)
+		return CFS_ENTRY_NONE;
+	parent = parent_of(path);
+	if (parent && resolve(t, parent, &ri, &v) == 0) {
+		if (ri->r->kind == CFS_DIR && ri->dir_writable)
+			e = CFS_ENTRY_SCRATCH;
+		vars_clear(&v);
+	}
+	free(parent);
+	return e;
+}
+
+/* Forgets every response the write may have changed. */
+static void drop_stale(struct cfs_tree *t, const struct cfs_route *r,
+		       const struct cfs_vars *v)
+{
+	char *list = r->drops ? strdup(r->drops) : NULL;
+	char *save = NULL;
+	char *tmpl;
+
+	for (tmpl = list ? strtok_r(list, "|", &save) : NULL; tmpl;
+	     tmpl = strtok_r(NULL, "|", &save)) {
+		struct cfs_buf prefix = { 0 };
+
+		if (expand(t, tmpl, v, &prefix) == 0)
+			cfs_cache_drop_prefix(t->cache, prefix.data);
+		cfs_buf_free(&prefix);
+	}
+	free(list);
+}
+
+/* One request, never retried: a write is not repeated blindly. */
+static int send_write(struct cfs_tree *t, const struct cfs_route *r,
+		      const struct cfs_vars *v, json_t *body)
+{
+	struct cfs_http_request rq = { .method = r->write_method };
+	struct cfs_http_response rs;
+	struct cfs_buf path = { 0 };
+	char *text = NULL;
+	int rc;
+
+	rc = expand(t, r->write_path, v, &path);
+	if (rc)
+		goto out;
+	if (body) {
+		text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(15));
+		if (!text) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		rq.body = text;
+		rq.body_len = strlen(text);
+	}
+	rq.path = path.data;
+	rc = cfs_http_perform(cfs_cache_http(t->cache), &rq, &rs);
+	cfs_http_response_clear(&rs);
+	drop_stale(t, r, v);
+out:
+	free(text);
+	cfs_buf_free(&path);
+	return rc;
+}
+
+int cfs_tree_commit(struct cfs_tree *t, const char *path, const char *data,
+		    size_t len)
+{
+	const struct route_info *ri;
+	struct cfs_vars v;
+	json_t *body = NULL;
+	int rc;
+
+	rc = resolve(t, path, &ri, &v);
+	if (rc)
+		return rc;
+	if (ri->r->kind == CFS_DIR || !ri->r->write_method ||
+	    (ri->r->kind == CFS_FILE && !file_writable(ri->r, &v))) {
+		rc = -EACCES;
+		goto out;
+	}
+	if (ri->r->encode) {
+		rc = ri->r->encode(&v, data, len, &body);
+		if (rc) {
+			cfs_warn("not sending %s: its content cannot be valid",
+				 path);
+			goto out;
+		}
+	}
+	rc = send_write(t, ri->r, &v, body);
+out:
+	json_decref(body);
+	vars_clear(&v);
+	return rc;
+}
+
+int cfs_tree_remove(struct cfs_tree *t, const char *path)
+{
+	const struct route_info *ri;
+	struct cfs_vars v;
+	int rc;
+
+	rc = resolve(t, path, &ri, &v);
+	if (rc)
+		return rc;
+	if (ri->r->kind != CFS_DIR || !ri->r->write_method)
+		rc = -EACCES;
+	else
+		rc = send_write(t, ri->r, &v, NULL);
 	vars_clear(&v);
 	return rc;
 }
