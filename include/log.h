@@ -11,6 +11,9 @@
 enum cfs_log_level { CFS_LOG_ERROR, CFS_LOG_WARN, CFS_LOG_INFO, CFS_LOG_DEBUG };
 
 void cfs_log_init(int debug, int foreground);
+/* While quiet (and without -d), warnings are not logged either: the
+ * mount-time check reports its failure as one line of its own. */
+void cfs_log_quiet(int quiet);
 int cfs_log_debug_enabled(void);
 void cfs_log(enum cfs_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

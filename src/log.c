@@ -9,6 +9,7 @@
 
 static int log_debug;
 static int log_stderr = 1;
+static int log_quiet;
 
 void cfs_log_init(int debug, int foreground)
 {
@@ -16,6 +17,11 @@ void cfs_log_init(int debug, int foreground)
 	log_stderr = foreground;
 	if (!foreground)
 		openlog("cloudfs", LOG_PID, LOG_DAEMON);
+}
+
+void cfs_log_quiet(int quiet)
+{
+	log_quiet = quiet;
 }
 
 int cfs_log_debug_enabled(void)
@@ -31,7 +37,7 @@ void cfs_log(enum cfs_log_level level, const char *fmt, ...)
 				    LOG_DEBUG };
 	va_list ap;
 
-	if (level > CFS_LOG_WARN && !log_debug)
+	if ((level > CFS_LOG_WARN || log_quiet) && !log_debug)
 		return;
 	va_start(ap, fmt);
 	if (log_stderr) {

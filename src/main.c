@@ -56,7 +56,9 @@ static int check_credentials(struct cfs_http *http,
 		fprintf(stderr, "cloudfs: cannot start the HTTP worker\n");
 		return -1;
 	}
+	cfs_log_quiet(1);
 	rc = cfs_http_perform(http, &rq, &rs);
+	cfs_log_quiet(0);
 	cfs_http_stop(http);
 	if (rc == -EACCES)
 		fprintf(stderr, "cloudfs: %s refused the credentials (%ld%s%s)\n",
