@@ -30,6 +30,7 @@
 #define CFS_CACHE_BYTES (128u << 20)
 
 struct cfs_http;
+struct cfs_http_response;
 struct cfs_cache;
 
 /* One API response; immutable and shared by reference. */
@@ -39,6 +40,7 @@ struct cfs_resp {
 	json_t *json;               /* NULL unless the body is JSON */
 	char *path;                 /* as requested, for xattrs */
 	char request_id[128];
+	char last_event_id[128];    /* event streams: where to resume */
 	double fetched_at;
 	uint64_t gen;               /* distinct for every response */
 };
@@ -51,6 +53,13 @@ struct cfs_http *cfs_cache_http(struct cfs_cache *c);
 /* A fresh or last-good response for path, or -errno. */
 int cfs_cache_get(struct cfs_cache *c, const char *path, const char *accept,
 		  struct cfs_resp **out);
+/* The same, with fetch (filling rs as cfs_http_perform does) in place of
+ * a plain GET: for responses that are not one request (log snapshots). */
+typedef int (*cfs_fetch_fn)(void *arg, const char *path,
+			    struct cfs_http_response *rs);
+int cfs_cache_get_with(struct cfs_cache *c, const char *path,
+		       const char *accept, cfs_fetch_fn fetch, void *arg,
+		       struct cfs_resp **out);
 /* Starts the missing ones of n fetches in parallel and waits for them. */
 void cfs_cache_prefetch(struct cfs_cache *c, char *const *paths,
 			const char *accept, size_t n);

@@ -8,24 +8,37 @@
  * writing gets a buffer of its own (empty with O_TRUNC, else a copy of the
  * current content); every close of a changed buffer sends it whole, as one
  * request, and close returns that request's errno.
+ *
+ * A log file open somewhere grows live (logs.h): every open of that path
+ * shares one follower, and its size is what stat reports for the path
+ * (tail -f's fstat reaches a FUSE filesystem without the file handle).
  */
 #ifndef CFS_FS_H
 #define CFS_FS_H
 
 #define FUSE_USE_VERSION 31
 #include <fuse.h>
+#include <pthread.h>
 #include <sys/types.h>
 
 struct cfs_tree;
 struct cfs_overlay;
+struct cfs_hashmap;
 
 struct cfs_fs {
 	struct cfs_tree *tree;
 	struct cfs_overlay *overlay;
+	struct cfs_http *http;      /* for live log streams */
+	/* log files open somewhere: path -> their follower */
+	struct cfs_hashmap *live;
+	pthread_mutex_t live_lock;
 	uid_t uid;                  /* the mounting user owns everything */
 	gid_t gid;
 };
 
 extern const struct fuse_operations cfs_fs_operations;
+
+int cfs_fs_init(struct cfs_fs *fs);
+void cfs_fs_destroy(struct cfs_fs *fs);
 
 #endif

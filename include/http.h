@@ -40,6 +40,7 @@ struct cfs_http_response {
 	char content_type[128];
 	char request_id[128];
 	char message[512];          /* the API's error text or curl's */
+	char last_event_id[128];    /* event streams: where to resume */
 	double fetched_at;          /* wall clock */
 };
 
@@ -60,6 +61,20 @@ void cfs_http_perform_many(struct cfs_http *h,
 			   const struct cfs_http_request *rq,
 			   struct cfs_http_response *rs, size_t n);
 void cfs_http_response_clear(struct cfs_http_response *rs);
+
+/*
+ * A streamed GET (server-sent events), in the calling thread and outside
+ * the max_conns cap: body bytes of a 2xx answer go to on_data as they
+ * arrive, until the server closes, on_data returns non-zero, *stop turns
+ * non-zero, or nothing arrives for idle_seconds.  No retries: the caller
+ * resumes with last_event_id.  rs gets the status, errno, request id and,
+ * for an error answer, the API's message; never a body.
+ */
+typedef int (*cfs_http_data_fn)(void *arg, const char *data, size_t len);
+int cfs_http_stream(struct cfs_http *h, const char *path,
+		    const char *last_event_id, unsigned int idle_seconds,
+		    const volatile int *stop, cfs_http_data_fn on_data,
+		    void *arg, struct cfs_http_response *rs);
 
 /* SPEC 5.6: 400/422 EINVAL, 401/403 EACCES, 404 ENOENT, 409 EEXIST. */
 int cfs_http_status_errno(long status);

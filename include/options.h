@@ -21,6 +21,7 @@ struct cfs_options {
 	unsigned int ttl;       /* seconds API data stays fresh */
 	unsigned int max_conns; /* API requests in flight at once */
 	unsigned int timeout;   /* seconds one request may take */
+	unsigned int log_lines; /* events in a log snapshot */
 	int ro;
 	int foreground;
 	int debug;

@@ -36,6 +36,7 @@ enum cfs_render {
 };
 
 #define CFS_PERSIST 0x1u        /* keep the body in the disk cache */
+#define CFS_STREAM 0x2u         /* get is a log stream: see logs.h */
 
 struct cfs_vars;
 
@@ -59,6 +60,7 @@ struct cfs_route {
 	enum cfs_render render;
 	const char *mtime;      /* item field with the resource's own date */
 	const char *link;       /* symlink target template */
+	const char *follow;     /* CFS_STREAM: the live stream's template */
 	const char *only_if;    /* "var.dotted.field=value" */
 	unsigned int flags;
 	/*
@@ -135,6 +137,8 @@ struct cfs_node {
 	char *url;                  /* API URL it came from, or NULL */
 	char request_id[128];
 	double fetched_at;
+	char *follow;               /* logs: the live stream's API path */
+	char last_event_id[128];    /* logs: where the live stream starts */
 };
 
 struct cfs_tree *cfs_tree_new(const struct cfs_provider *p,
@@ -142,6 +146,9 @@ struct cfs_tree *cfs_tree_new(const struct cfs_provider *p,
 			      struct cfs_diskcache *disk,
 			      const char *base_url, char *err, size_t errlen);
 void cfs_tree_free(struct cfs_tree *t);
+/* How many events a log snapshot holds (-o log_lines), and the TTL. */
+void cfs_tree_set_logs(struct cfs_tree *t, unsigned int lines,
+		       unsigned int ttl);
 
 /* path is relative to the mount ("" is the root). */
 int cfs_tree_node(struct cfs_tree *t, const char *path, struct cfs_node *out);
@@ -174,6 +181,8 @@ int cfs_tree_fetch(struct cfs_tree *t, const char *path, const char *accept,
 void cfs_tree_prefetch(struct cfs_tree *t, char *const *paths, size_t n);
 char *cfs_tree_escape(const char *s);
 time_t cfs_tree_now(const struct cfs_tree *t);
+/* now, rounded down to a multiple of the TTL */
+time_t cfs_tree_period_start(const struct cfs_tree *t);
 json_t *cfs_json_at(json_t *j, const char *dotted);
 /* A JSON date: ISO 8601 string or epoch milliseconds. */
 int cfs_json_date(json_t *j, time_t *out);

@@ -233,6 +233,8 @@ static struct cfs_resp *resp_from(struct cfs_cache *c, const char *path,
 	rs->body = NULL;
 	rs->json = NULL;
 	snprintf(r->request_id, sizeof(r->request_id), "%s", rs->request_id);
+	snprintf(r->last_event_id, sizeof(r->last_event_id), "%s",
+		 rs->last_event_id);
 	r->fetched_at = rs->fetched_at;
 	r->gen = ++c->next_gen;
 	return r;
@@ -327,11 +329,33 @@ static int flight_wait(struct cfs_cache *c, struct flight *f,
 	return err;
 }
 
+struct plain_get {
+	struct cfs_http *http;
+	const char *accept;
+};
+
+static int fetch_plain(void *arg, const char *path,
+		       struct cfs_http_response *rs)
+{
+	struct plain_get *g = arg;
+	struct cfs_http_request rq = { .method = "GET", .path = path,
+				       .accept = g->accept };
+
+	return cfs_http_perform(g->http, &rq, rs);
+}
+
 int cfs_cache_get(struct cfs_cache *c, const char *path, const char *accept,
 		  struct cfs_resp **out)
 {
-	struct cfs_http_request rq = { .method = "GET", .path = path,
-				       .accept = accept };
+	struct plain_get g = { c->http, accept };
+
+	return cfs_cache_get_with(c, path, accept, fetch_plain, &g, out);
+}
+
+int cfs_cache_get_with(struct cfs_cache *c, const char *path,
+		       const char *accept, cfs_fetch_fn fetch, void *arg,
+		       struct cfs_resp **out)
+{
 	struct cfs_http_response rs;
 	char *key = entry_key(path, accept);
 	struct entry *e;
@@ -365,7 +389,8 @@ int cfs_cache_get(struct cfs_cache *c, const char *path, const char *accept,
 	if (!f)
 		goto out;
 	pthread_mutex_unlock(&c->lock);
-	cfs_http_perform(c->http, &rq, &rs);
+	memset(&rs, 0, sizeof(rs));
+	fetch(arg, path, &rs);
 	pthread_mutex_lock(&c->lock);
 	settle(c, e, path, &rs);
 	cfs_http_response_clear(&rs);

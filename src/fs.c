@@ -19,8 +19,15 @@
 #include <sys/statvfs.h>
 
 #include "hashmap.h"
+#include "logs.h"
 #include "overlay.h"
 #include "tree.h"
+
+/* A log file that some process has open, and how many opens it has. */
+struct live {
+	struct cfs_follow *follow;
+	int opens;
+};
 
 /* What an open file holds on to: exactly one of content, temp, buffer. */
 struct open_file {
@@ -29,6 +36,7 @@ struct open_file {
 	time_t mtime;
 	int writable;
 	struct cfs_temp *temp;      /* a temporary file */
+	struct live *live;          /* a log file, growing */
 	char *creating;             /* a new file: its temp goes here */
 	int writing;                /* an API file opened for writing */
 	int dirty;                  /* bytes written since the last commit */
@@ -100,6 +108,82 @@ static void fill_stat(const struct cfs_fs *fs, enum cfs_kind kind,
 	st->st_mtime = st->st_ctime = st->st_atime = mtime;
 }
 
+int cfs_fs_init(struct cfs_fs *fs)
+{
+	fs->live = cfs_hashmap_new();
+	if (!fs->live)
+		return -ENOMEM;
+	pthread_mutex_init(&fs->live_lock, NULL);
+	return 0;
+}
+
+void cfs_fs_destroy(struct cfs_fs *fs)
+{
+	if (!fs->live)
+		return;
+	cfs_hashmap_free(fs->live, NULL);   /* every open was released */
+	pthread_mutex_destroy(&fs->live_lock);
+}
+
+/* The follower of path, started for the first open. */
+static struct live *live_attach(const char *path, const struct cfs_node *n)
+{
+	struct cfs_fs *fs = fs_ctx();
+	struct live *l;
+
+	pthread_mutex_lock(&fs->live_lock);
+	l = cfs_hashmap_get(fs->live, path);
+	if (!l) {
+		l = calloc(1, sizeof(*l));
+		if (l)
+			l->follow = cfs_follow_start(fs->http, n->follow,
+						     n->last_event_id,
+						     n->content);
+		if (l && (!l->follow ||
+			  cfs_hashmap_put(fs->live, path, l, NULL) != 0)) {
+			if (l->follow)
+				cfs_follow_stop(l->follow);
+			free(l);
+			l = NULL;
+		}
+	}
+	if (l)
+		l->opens++;
+	pthread_mutex_unlock(&fs->live_lock);
+	return l;
+}
+
+static void live_detach(const char *path, struct live *l)
+{
+	struct cfs_fs *fs = fs_ctx();
+	int last;
+
+	pthread_mutex_lock(&fs->live_lock);
+	last = --l->opens == 0;
+	if (last)
+		cfs_hashmap_remove(fs->live, path);
+	pthread_mutex_unlock(&fs->live_lock);
+	if (last) {
+		cfs_follow_stop(l->follow);
+		free(l);
+	}
+}
+
+/* Size and mtime of a log file open somewhere; 0 if none is. */
+static int live_stat(const char *path, struct stat *st)
+{
+	struct cfs_fs *fs = fs_ctx();
+	struct live *l;
+
+	pthread_mutex_lock(&fs->live_lock);
+	l = cfs_hashmap_get(fs->live, path);
+	if (l)
+		fill_stat(fs, CFS_FILE, 0, (off_t)cfs_follow_size(l->follow),
+			  cfs_follow_mtime(l->follow), st);
+	pthread_mutex_unlock(&fs->live_lock);
+	return l != NULL;
+}
+
 static void stat_open_file(struct open_file *of, struct stat *st)
 {
 	struct cfs_fs *fs = fs_ctx();
@@ -110,6 +194,10 @@ static void stat_open_file(struct open_file *of, struct stat *st)
 		fill_stat(fs, CFS_FILE, 1, (off_t)of->temp->data.len,
 			  of->temp->mtime, st);
 		pthread_mutex_unlock(&of->temp->lock);
+	} else if (of->live) {
+		fill_stat(fs, CFS_FILE, 0,
+			  (off_t)cfs_follow_size(of->live->follow),
+			  cfs_follow_mtime(of->live->follow), st);
 	} else if (of->writing) {
 		fill_stat(fs, CFS_FILE, 1, (off_t)of->buf.len, of->mtime, st);
 	} else {
@@ -142,6 +230,8 @@ static int fs_getattr(const char *path, struct stat *st,
 	}
 	if (cfs_overlay_hidden(fs->overlay, rel(path)))
 		return -ENOENT;
+	if (live_stat(rel(path), st))
+		return 0;
 	rc = cfs_tree_node(fs->tree, rel(path), &n);
 	if (rc)
 		return rc;
@@ -296,7 +386,12 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 		rc = -EACCES;
 	else if (wants_write)
 		rc = of_start_writing(of, rel(path), n.content, fi->flags);
-	if (!rc && !wants_write) {
+	if (!rc && !wants_write && n.follow) {
+		of->live = live_attach(rel(path), &n);
+		of->path = strdup(rel(path));
+		if (!of->live || !of->path)
+			rc = -ENOMEM;
+	} else if (!rc && !wants_write) {
 		of->content = cfs_blob_ref(n.content);
 		of->mtime = n.mtime;
 		of->writable = n.writable;
@@ -367,6 +462,8 @@ static int fs_read(const char *path, char *buf, size_t size, off_t off,
 	int n;
 
 	(void)path;
+	if (of->live)
+		return cfs_follow_read(of->live->follow, buf, size, off);
 	pthread_mutex_lock(&of->lock);
 	if (of->temp) {
 		pthread_mutex_lock(&of->temp->lock);
@@ -506,6 +603,8 @@ static int fs_release(const char *path, struct fuse_file_info *fi)
 	(void)path;
 	if (of->creating || (of->writing && (of->dirty || of->truncated)))
 		commit(of);     /* its errno has no one to go to: logged */
+	if (of->live)
+		live_detach(of->path, of->live);
 	of_free(of);
 	return 0;
 }

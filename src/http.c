@@ -565,3 +565,128 @@ void cfs_http_response_clear(struct cfs_http_response *rs)
 	json_decref(rs->json);
 	memset(rs, 0, sizeof(*rs));
 }
+
+/* ---- streamed requests ------------------------------------------- */
+
+struct stream {
+	CURL *easy;
+	cfs_http_data_fn on_data;
+	void *arg;
+	const volatile int *stop;
+	struct cfs_buf error_body;
+	int handed_over;            /* on_data asked to stop */
+};
+
+static size_t on_stream_data(char *data, size_t size, size_t nmemb,
+			     void *arg)
+{
+	struct stream *st = arg;
+	size_t n = size * nmemb;
+	long status = 0;
+
+	curl_easy_getinfo(st->easy, CURLINFO_RESPONSE_CODE, &status);
+	if (status < 200 || status >= 300) {
+		if (st->error_body.len + n > 65536)
+			return 0;
+		return cfs_buf_append(&st->error_body, data, n) ? 0 : n;
+	}
+	if (st->on_data(st->arg, data, n) != 0) {
+		st->handed_over = 1;
+		return 0;
+	}
+	return n;
+}
+
+static int on_stream_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+			      curl_off_t ultotal, curl_off_t ulnow)
+{
+	const struct stream *st = arg;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return st->stop && *st->stop;
+}
+
+static void read_stream_outcome(struct stream *st, CURLcode cc,
+				struct cfs_http_response *rs)
+{
+	json_t *j;
+
+	curl_easy_getinfo(st->easy, CURLINFO_RESPONSE_CODE, &rs->status);
+	copy_header(st->easy, "Sozu-Id", rs->request_id,
+		    sizeof(rs->request_id));
+	rs->fetched_at = cfs_now();
+	if (rs->status && (rs->status < 200 || rs->status >= 300)) {
+		rs->err = cfs_http_status_errno(rs->status);
+		j = json_loadb(st->error_body.data ? st->error_body.data : "",
+			       st->error_body.len, 0, NULL);
+		if (j)
+			read_api_error(j, rs);
+		json_decref(j);
+		return;
+	}
+	if (cc != CURLE_OK && !st->handed_over &&
+	    !(cc == CURLE_ABORTED_BY_CALLBACK && st->stop && *st->stop)) {
+		rs->err = -EIO;
+		snprintf(rs->message, sizeof(rs->message), "%s",
+			 curl_easy_strerror(cc));
+	}
+}
+
+int cfs_http_stream(struct cfs_http *h, const char *path,
+		    const char *last_event_id, unsigned int idle_seconds,
+		    const volatile int *stop, cfs_http_data_fn on_data,
+		    void *arg, struct cfs_http_response *rs)
+{
+	struct stream st = { .on_data = on_data, .arg = arg, .stop = stop };
+	struct curl_slist *headers = NULL;
+	double started = cfs_monotonic();
+	char url[4096];
+	CURLcode cc;
+
+	memset(rs, 0, sizeof(*rs));
+	st.easy = curl_easy_init();
+	if (!st.easy)
+		return rs->err = -ENOMEM;
+	snprintf(url, sizeof(url), "%s%s", h->base_url, path);
+	if (add_header(&headers, "Accept", "text/event-stream") ||
+	    (last_event_id && *last_event_id &&
+	     add_header(&headers, "Last-Event-ID", last_event_id)) ||
+	    cfs_auth_apply(h->auth, st.easy, &headers)) {
+		rs->err = -ENOMEM;
+		goto out;
+	}
+	curl_easy_setopt(st.easy, CURLOPT_URL, url);
+	curl_easy_setopt(st.easy, CURLOPT_SHARE, h->share);
+	curl_easy_setopt(st.easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(st.easy, CURLOPT_CONNECTTIMEOUT, 10L);
+	/* the heartbeat watchdog: silence this long means a dead stream */
+	curl_easy_setopt(st.easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(st.easy, CURLOPT_LOW_SPEED_TIME, (long)idle_seconds);
+	curl_easy_setopt(st.easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(st.easy, CURLOPT_USERAGENT, "cloudfs/" CFS_VERSION);
+	curl_easy_setopt(st.easy, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(st.easy, CURLOPT_WRITEFUNCTION, on_stream_data);
+	curl_easy_setopt(st.easy, CURLOPT_WRITEDATA, &st);
+	curl_easy_setopt(st.easy, CURLOPT_XFERINFOFUNCTION, on_stream_progress);
+	curl_easy_setopt(st.easy, CURLOPT_XFERINFODATA, &st);
+	curl_easy_setopt(st.easy, CURLOPT_NOPROGRESS, 0L);
+	cc = curl_easy_perform(st.easy);
+	read_stream_outcome(&st, cc, rs);
+	if (rs->err)
+		cfs_warn("GET %s %ld %.0f ms id=%s: %s", path, rs->status,
+			 (cfs_monotonic() - started) * 1000.0,
+			 rs->request_id[0] ? rs->request_id : "-",
+			 rs->message[0] ? rs->message : "stream failed");
+	else
+		cfs_debug("GET %s %ld %.0f ms id=%s (stream)", path,
+			  rs->status, (cfs_monotonic() - started) * 1000.0,
+			  rs->request_id[0] ? rs->request_id : "-");
+out:
+	cfs_buf_free(&st.error_body);
+	curl_slist_free_all(headers);
+	curl_easy_cleanup(st.easy);
+	return rs->err;
+}

@@ -165,8 +165,10 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "cloudfs: %s\n", err[0] ? err : "out of memory");
 		goto out_curl;
 	}
+	cfs_tree_set_logs(fs.tree, o.log_lines, o.ttl);
 	fs.overlay = cfs_overlay_new(o.ttl);
-	if (!fs.overlay)
+	fs.http = http;
+	if (!fs.overlay || cfs_fs_init(&fs) != 0)
 		goto out_curl;
 	fs.uid = getuid();
 	fs.gid = getgid();
@@ -174,6 +176,7 @@ int main(int argc, char *argv[])
 		goto out_curl;
 	rc = serve(&args, &o, &fs, http);
 out_curl:
+	cfs_fs_destroy(&fs);
 	cfs_overlay_free(fs.overlay);
 	cfs_tree_free(fs.tree);
 	cfs_diskcache_close(disk);

@@ -38,6 +38,7 @@ static const struct fuse_opt option_table[] = {
 	CFS_OPT("ttl=%u", ttl),
 	CFS_OPT("max_conns=%u", max_conns),
 	CFS_OPT("timeout=%u", timeout),
+	CFS_OPT("log_lines=%u", log_lines),
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
@@ -119,6 +120,10 @@ static int check_values(const struct cfs_options *o, char *err,
 		snprintf(err, errlen, "max_conns must be between 1 and 64");
 		return -EINVAL;
 	}
+	if (o->log_lines < 1) {
+		snprintf(err, errlen, "log_lines must be at least 1");
+		return -EINVAL;
+	}
 	if (o->timeout < 1) {
 		snprintf(err, errlen, "timeout must be at least 1 second");
 		return -EINVAL;
@@ -141,6 +146,7 @@ int cfs_options_parse(struct fuse_args *args, struct cfs_options *o,
 	st.o.ttl = 60;
 	st.o.max_conns = 8;
 	st.o.timeout = 30;
+	st.o.log_lines = 1000;
 	err[0] = '\0';
 	rc = fuse_opt_parse(args, &st, option_table, option_proc);
 	*o = st.o;
@@ -171,6 +177,7 @@ void cfs_options_usage(const char *progname)
 	       "  -o ttl=SECONDS       cache lifetime of API data (default 60)\n"
 	       "  -o max_conns=N       API requests in flight at once (default 8)\n"
 	       "  -o timeout=SECONDS   time one API request may take (default 30)\n"
+	       "  -o log_lines=N       events in a log file's snapshot (default 1000)\n"
 	       "  -o cache_dir=DIR     persistent invoice cache\n"
 	       "                       (default $XDG_CACHE_HOME/cloudfs)\n"
 	       "  -o ro                read-only mount\n"

@@ -15,6 +15,16 @@
 #define V4_APP "/v4/orchestration/organisations/{owner}/applications/{app}"
 #define INVOICES "/v4/billing/organisations/{owner}/invoices"
 #define INVOICE "orgs/{owner}/invoices/{invoice}"
+#define LOGS "/v4/logs/organisations/{owner}/applications/{app}/logs"
+/*
+ * Every service's events (the API's default is the build ones only).  A
+ * snapshot ends at {@log_until}; the live stream has no end.
+ */
+#define LOG_ROUTE(pattern, filter, ...)                                    \
+	CFS_ROUTE(pattern, CFS_FILE,                                        \
+		  .get = LOGS "?service=all&until={@log_until}" filter,     \
+		  .follow = LOGS "?service=all" filter,                     \
+		  .render = CFS_RENDER_RAW, .flags = CFS_STREAM, __VA_ARGS__)
 
 #define POLICIES \
 	"/v4/addon-providers/addon-pulsar/addons/{addon.realId}/storage-policies"
@@ -74,6 +84,18 @@ static const struct cfs_route clever_routes[] = {
 	CFS_ROUTE("orgs/{owner}/apps/{app}/instances/deleted/{instance}.json",
 		  CFS_FILE, .list = V4_APP "/instances", .key = "id",
 		  .where = "state=DELETED", .mtime = "creationDate"),
+	LOG_ROUTE("orgs/{owner}/apps/{app}/logs", ""),
+	LOG_ROUTE("orgs/{owner}/apps/{app}/deployments/{deployment}.log",
+		  "&deploymentId={deployment}",
+		  .list = V4_APP "/deployments", .key = "id"),
+	LOG_ROUTE("orgs/{owner}/apps/{app}/instances/{instance}.log",
+		  "&instanceId={instance}",
+		  .list = V4_APP "/instances", .key = "id",
+		  .where = "state!=DELETED"),
+	LOG_ROUTE("orgs/{owner}/apps/{app}/instances/deleted/{instance}.log",
+		  "&instanceId={instance}",
+		  .list = V4_APP "/instances", .key = "id",
+		  .where = "state=DELETED"),
 	CFS_ROUTE("orgs/{owner}/apps/{app}/load-balancer.json", CFS_FILE,
 		  .get = "/v4/load-balancers/organisations/{owner}/applications/"
 		 "{app}/load-balancers/default"),
@@ -154,6 +176,15 @@ static const struct cfs_lister clever_listers[] = {
 	{ "@owner_names", list_owner_names, NULL },
 };
 
+/* The start of the current TTL period: one snapshot URL per period. */
+static int derive_log_until(struct cfs_tree *t, struct cfs_buf *out)
+{
+	char iso[32];
+
+	cfs_iso8601(cfs_tree_period_start(t), iso);
+	return cfs_buf_append(out, iso, strlen(iso));
+}
+
 static int derive(struct cfs_tree *t, const char *name,
 		  const struct cfs_vars *v, struct cfs_buf *out)
 {
@@ -161,7 +192,8 @@ static int derive(struct cfs_tree *t, const char *name,
 	char *esc;
 	int rc;
 
-	(void)t;
+	if (strcmp(name, "log_until") == 0)
+		return derive_log_until(t, out);
 	if (strcmp(name, "v2owner") != 0 || !owner)
 		return -EINVAL;
 	if (is_personal(owner))

@@ -25,6 +25,7 @@
 #include "hashmap.h"
 #include "http.h"
 #include "log.h"
+#include "logs.h"
 #include "render.h"
 
 #define NODE_CACHE_BYTES (64u << 20)
@@ -63,6 +64,8 @@ struct cfs_tree {
 	time_t mounted;
 	struct route_info *routes;  /* routes[0] is the root */
 	size_t nroutes;
+	unsigned int log_lines;
+	unsigned int ttl;
 	pthread_mutex_t lock;
 	struct cfs_hashmap *nodes;
 	size_t node_bytes;
@@ -114,6 +117,13 @@ time_t cfs_tree_now(const struct cfs_tree *t)
 {
 	(void)t;
 	return time(NULL);
+}
+
+time_t cfs_tree_period_start(const struct cfs_tree *t)
+{
+	time_t now = time(NULL);
+
+	return t->ttl ? now / (time_t)t->ttl * (time_t)t->ttl : now;
 }
 
 const char *cfs_vars_value(const struct cfs_vars *v, const char *name)
@@ -400,6 +410,7 @@ struct cfs_tree *cfs_tree_new(const struct cfs_provider *p,
 	t->cache = cache;
 	t->disk = disk;
 	t->mounted = time(NULL);
+	t->log_lines = 1000;
 	t->base_url = strdup(base_url);
 	t->nodes = cfs_hashmap_new();
 	t->flush_seen = cfs_cache_flush_epoch();
@@ -409,6 +420,13 @@ struct cfs_tree *cfs_tree_new(const struct cfs_provider *p,
 		return NULL;
 	}
 	return t;
+}
+
+void cfs_tree_set_logs(struct cfs_tree *t, unsigned int lines,
+		       unsigned int ttl)
+{
+	t->log_lines = lines;
+	t->ttl = ttl;
 }
 
 static void node_state_free(void *p)
@@ -839,6 +857,15 @@ static void keep_on_disk(struct cfs_tree *t, const struct source *s,
 	cfs_diskcache_put(t->disk, api, fp, s->raw, &meta);
 }
 
+static int fetch_log_snapshot(void *arg, const char *path,
+			      struct cfs_http_response *rs)
+{
+	struct cfs_tree *t = arg;
+
+	return cfs_logs_snapshot(cfs_cache_http(t->cache), path, t->log_lines,
+				 rs);
+}
+
 static int source_from_get(struct cfs_tree *t, const struct cfs_route *r,
 			   const struct cfs_vars *v, struct source *s)
 {
@@ -858,7 +885,10 @@ static int source_from_get(struct cfs_tree *t, const struct cfs_route *r,
 		if (source_from_disk(t, s, api.data, fp) == 0)
 			goto out;
 	}
-	rc = cfs_tree_fetch(t, api.data, r->accept, &resp);
+	rc = r->flags & CFS_STREAM
+		     ? cfs_cache_get_with(t->cache, api.data, "text/event-stream",
+					  fetch_log_snapshot, t, &resp)
+		     : cfs_tree_fetch(t, api.data, r->accept, &resp);
 	if (rc)
 		goto out;
 	source_from_resp(t, s, resp);
@@ -964,6 +994,23 @@ out:
 	return rc;
 }
 
+static int follow_of(struct cfs_tree *t, const struct cfs_route *r,
+		     const struct cfs_vars *v, const struct source *s,
+		     struct cfs_node *out)
+{
+	struct cfs_buf path = { 0 };
+	int rc = expand(t, r->follow, v, &path);
+
+	if (rc) {
+		cfs_buf_free(&path);
+		return rc;
+	}
+	out->follow = path.data;
+	snprintf(out->last_event_id, sizeof(out->last_event_id), "%s",
+		 s->resp ? s->resp->last_event_id : "");
+	return 0;
+}
+
 static void own_date(const struct cfs_route *r, const struct cfs_vars *v,
 		     time_t *mtime)
 {
@@ -986,6 +1033,8 @@ static int file_node(struct cfs_tree *t, const char *path,
 		    : source_from_item(t, v, &s);
 	if (!rc)
 		rc = node_content(t, path, r, &s, out);
+	if (!rc && r->follow)
+		rc = follow_of(t, r, v, &s, out);
 	if (!rc) {
 		own_date(r, v, &out->mtime);
 		out->url = s.url;
@@ -1059,6 +1108,7 @@ void cfs_node_clear(struct cfs_node *n)
 	cfs_blob_unref(n->content);
 	free(n->link);
 	free(n->url);
+	free(n->follow);
 	memset(n, 0, sizeof(*n));
 }
 
