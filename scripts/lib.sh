@@ -4,10 +4,11 @@
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # Build: compiler, meson, the three libraries.  Run and test: fuse3
-# (fusermount3, mount.fuse3), pytest, and the tools the tests drive.
+# (fusermount3, mount.fuse3), pytest, and the tools the tests drive
+# (rsync, getfattr, vim and perl among them).
 PACKAGES=(gcc libc6-dev meson ninja-build pkg-config libfuse3-dev
 	  libcurl4-openssl-dev libjansson-dev fuse3 python3 python3-pytest
-	  rsync attr tar grep findutils coreutils procps)
+	  rsync attr tar grep findutils coreutils procps vim perl)
 
 install_missing() {
 	local missing=() p
