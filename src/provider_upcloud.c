@@ -362,20 +362,36 @@ static int add_label(const char *line, size_t n, void *arg)
 	return json_array_append_new(labels, label) ? -ENOMEM : 0;
 }
 
+/* The array line_fn builds from the lines, or -errno. */
+static int lines_to_array(const char *data, size_t len,
+			  int (*line_fn)(const char *line, size_t n,
+					 void *arr),
+			  json_t **out)
+{
+	json_t *arr = json_array();
+	int rc;
+
+	if (!arr)
+		return -ENOMEM;
+	rc = each_line(data, len, line_fn, arr);
+	if (rc) {
+		json_decref(arr);
+		return rc;
+	}
+	*out = arr;
+	return 0;
+}
+
 static int encode_labels(const struct cfs_vars *v, const char *data,
 			 size_t len, json_t **body)
 {
-	json_t *labels = json_array();
+	json_t *labels;
 	int rc;
 
 	(void)v;
-	if (!labels)
-		return -ENOMEM;
-	rc = each_line(data, len, add_label, labels);
-	if (rc) {
-		json_decref(labels);
+	rc = lines_to_array(data, len, add_label, &labels);
+	if (rc)
 		return rc;
-	}
 	return wrap("account", json_pack("{s:o}", "labels", labels), body);
 }
 
@@ -394,17 +410,13 @@ static int add_role(const char *line, size_t n, void *arg)
 static int encode_roles(const struct cfs_vars *v, const char *data,
 			size_t len, json_t **body)
 {
-	json_t *roles = json_array();
+	json_t *roles;
 	int rc;
 
 	(void)v;
-	if (!roles)
-		return -ENOMEM;
-	rc = each_line(data, len, add_role, roles);
-	if (rc) {
-		json_decref(roles);
+	rc = lines_to_array(data, len, add_role, &roles);
+	if (rc)
 		return rc;
-	}
 	return wrap("account",
 		    json_pack("{s:{s:o}}", "roles", "role", roles), body);
 }
