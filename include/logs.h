@@ -5,9 +5,10 @@
  *
  *     <date> <instanceId> <severity> <message>
  *
- * with "-" for a missing field.  In the message a backslash is written
- * "\\", a newline "\n", a carriage return "\r" and any other control
- * character but tab "\xHH", so an event never spans two lines.
+ * with "-" for a missing or empty field.  In the message a backslash is
+ * written "\\", a newline "\n", a carriage return "\r" and any other ASCII
+ * control character but tab (DEL included) "\xHH", so an event never
+ * spans two lines.
  *
  * A snapshot is the recent history, at most `limit` events, up to the
  * `until` of its path; it ends with the stream's END_OF_STREAM.  When the

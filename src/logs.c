@@ -38,7 +38,7 @@ static int append_escaped(struct cfs_buf *out, const char *s)
 			rc = cfs_buf_append(out, "\\n", 2);
 		else if (c == '\r')
 			rc = cfs_buf_append(out, "\\r", 2);
-		else if (c < 0x20 && c != '\t')
+		else if ((c < 0x20 && c != '\t') || c == 0x7f)
 			rc = cfs_buf_printf(out, "\\x%02x", c);
 		else
 			rc = cfs_buf_append(out, s, 1);
