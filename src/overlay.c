@@ -168,15 +168,17 @@ int cfs_overlay_move(struct cfs_overlay *o, const char *from,
 struct list_arg {
 	const char *dir;
 	size_t dirlen;
-	int (*emit)(void *arg, const char *name);
-	void *arg;
+	char **names;
+	size_t n;
 	int rc;
 };
 
-static int list_one(const char *key, void *value, void *arg)
+/* Collects the names directly inside dir; the lock is held. */
+static int collect_one(const char *key, void *value, void *arg)
 {
 	struct list_arg *a = arg;
 	const char *name = key + a->dirlen;
+	char **names;
 
 	(void)value;
 	if (a->rc || strncmp(key, a->dir, a->dirlen) != 0)
@@ -186,20 +188,38 @@ static int list_one(const char *key, void *value, void *arg)
 			return 0;
 		name++;
 	}
-	if (!strchr(name, '/'))
-		a->rc = a->emit(a->arg, name);
+	if (strchr(name, '/'))
+		return 0;
+	names = realloc(a->names, (a->n + 1) * sizeof(*names));
+	if (!names || !(names[a->n] = strdup(name))) {
+		a->names = names ? names : a->names;
+		a->rc = -ENOMEM;
+		return 0;
+	}
+	a->names = names;
+	a->n++;
 	return 0;
 }
 
+/* emit runs without the lock: it may well look at the overlay itself. */
 int cfs_overlay_list(struct cfs_overlay *o, const char *dir,
 		     int (*emit)(void *arg, const char *name), void *arg)
 {
-	struct list_arg a = { dir, strlen(dir), emit, arg, 0 };
+	struct list_arg a = { dir, strlen(dir), NULL, 0, 0 };
+	size_t i;
+	int rc;
 
 	pthread_mutex_lock(&o->lock);
-	cfs_hashmap_filter(o->temps, list_one, &a);
+	cfs_hashmap_filter(o->temps, collect_one, &a);
 	pthread_mutex_unlock(&o->lock);
-	return a.rc;
+	rc = a.rc;
+	for (i = 0; i < a.n; i++) {
+		if (!rc)
+			rc = emit(arg, a.names[i]);
+		free(a.names[i]);
+	}
+	free(a.names);
+	return rc;
 }
 
 void cfs_overlay_hide(struct cfs_overlay *o, const char *path)
