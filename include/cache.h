@@ -64,6 +64,8 @@ int cfs_cache_get_with(struct cfs_cache *c, const char *path,
 void cfs_cache_prefetch(struct cfs_cache *c, char *const *paths,
 			const char *accept, size_t n);
 
+/* Makes the response for path stale (it stays the last good copy). */
+void cfs_cache_expire(struct cfs_cache *c, const char *path);
 /* Forgets every response whose API path starts with prefix (after writes). */
 void cfs_cache_drop_prefix(struct cfs_cache *c, const char *prefix);
 

@@ -131,6 +131,8 @@ struct cfs_provider {
 struct cfs_node {
 	enum cfs_kind kind;
 	int writable;               /* files: 0644; dirs: 0755 */
+	int takes_writes;           /* a file with a write; maybe one the
+				     * API refuses: EINVAL at close */
 	struct cfs_blob *content;   /* files */
 	char *link;                 /* symlinks */
 	time_t mtime;

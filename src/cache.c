@@ -479,3 +479,27 @@ void cfs_cache_drop_prefix(struct cfs_cache *c, const char *prefix)
 	cfs_hashmap_filter(c->entries, drop_matching, &a);
 	pthread_mutex_unlock(&c->lock);
 }
+
+struct expire_arg {
+	const char *path;
+};
+
+static int expire_matching(const char *key, void *value, void *arg)
+{
+	const struct expire_arg *a = arg;
+	const char *path = strchr(key, '\n');
+	struct entry *e = value;
+
+	if (path && strcmp(path + 1, a->path) == 0)
+		e->expires = 0;
+	return 0;
+}
+
+void cfs_cache_expire(struct cfs_cache *c, const char *path)
+{
+	struct expire_arg a = { path };
+
+	pthread_mutex_lock(&c->lock);
+	cfs_hashmap_filter(c->entries, expire_matching, &a);
+	pthread_mutex_unlock(&c->lock);
+}

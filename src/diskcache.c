@@ -167,8 +167,9 @@ static int write_atomically(const char *file, const void *data, size_t len)
 	const char *p = data;
 	int fd;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", file, (int)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	/* a name of its own: two threads may keep the same file at once */
+	snprintf(tmp, sizeof(tmp), "%s.XXXXXX", file);
+	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	while (len > 0) {

@@ -382,7 +382,7 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 		goto fail;
 	if (n.kind != CFS_FILE)
 		rc = -EISDIR;
-	else if (wants_write && !n.writable)
+	else if (wants_write && !n.takes_writes)
 		rc = -EACCES;
 	else if (wants_write)
 		rc = of_start_writing(of, rel(path), n.content, fi->flags);
@@ -609,9 +609,10 @@ static int fs_release(const char *path, struct fuse_file_info *fi)
 	return 0;
 }
 
-/* The current bytes of a temporary or API file, copied. */
+/* The current bytes of a temporary or API file, copied; *takes_writes
+ * says whether writing it means anything (else EACCES). */
 static int current_bytes(const char *path, struct cfs_buf *out,
-			 int *writable)
+			 int *takes_writes)
 {
 	struct cfs_fs *fs = fs_ctx();
 	struct cfs_temp *temp = cfs_overlay_temp(fs->overlay, path);
@@ -624,7 +625,7 @@ static int current_bytes(const char *path, struct cfs_buf *out,
 				    temp->data.len);
 		pthread_mutex_unlock(&temp->lock);
 		cfs_temp_unref(temp);
-		*writable = 1;
+		*takes_writes = 1;
 		return rc;
 	}
 	if (cfs_overlay_hidden(fs->overlay, path))
@@ -632,7 +633,7 @@ static int current_bytes(const char *path, struct cfs_buf *out,
 	rc = cfs_tree_node(fs->tree, path, &n);
 	if (rc)
 		return rc;
-	*writable = n.kind == CFS_FILE && n.writable;
+	*takes_writes = n.kind == CFS_FILE && n.takes_writes;
 	rc = n.kind == CFS_FILE ? cfs_buf_append(out, n.content->data,
 						 n.content->len)
 				: -EISDIR;
@@ -645,7 +646,7 @@ static int truncate_path(const char *path, off_t size)
 	struct cfs_fs *fs = fs_ctx();
 	struct cfs_temp *temp = cfs_overlay_temp(fs->overlay, path);
 	struct cfs_buf b = { 0 };
-	int writable = 0;
+	int takes_writes = 0;
 	int rc;
 
 	if (temp) {
@@ -655,8 +656,8 @@ static int truncate_path(const char *path, off_t size)
 		cfs_temp_unref(temp);
 		return rc;
 	}
-	rc = current_bytes(path, &b, &writable);
-	if (!rc && !writable)
+	rc = current_bytes(path, &b, &takes_writes);
+	if (!rc && !takes_writes)
 		rc = -EACCES;
 	if (!rc)
 		rc = buf_resize(&b, (size_t)size);
@@ -722,6 +723,14 @@ static int exists(const char *path)
 	       !cfs_overlay_hidden(fs->overlay, path);
 }
 
+static int is_temp(const char *path)
+{
+	struct cfs_temp *temp = cfs_overlay_temp(fs_ctx()->overlay, path);
+
+	cfs_temp_unref(temp);
+	return temp != NULL;
+}
+
 /* What the source leaves behind once its bytes live elsewhere. */
 static void retire_source(const char *from)
 {
@@ -738,7 +747,7 @@ static int fs_rename(const char *from_abs, const char *to_abs,
 	const char *from = rel(from_abs);
 	const char *to = rel(to_abs);
 	struct cfs_buf b = { 0 };
-	int writable = 0;
+	int takes_writes = 0;
 	int rc;
 
 	if (flags & ~RENAME_NOREPLACE)
@@ -747,8 +756,10 @@ static int fs_rename(const char *from_abs, const char *to_abs,
 		return 0;
 	if ((flags & RENAME_NOREPLACE) && exists(to))
 		return -EEXIST;
-	rc = current_bytes(from, &b, &writable);
-	if (!rc && !writable)
+	rc = current_bytes(from, &b, &takes_writes);
+	/* only a temporary or writable file may move away */
+	if (!rc && !is_temp(from) &&
+	    cfs_tree_classify(fs->tree, from) != CFS_ENTRY_WRITABLE)
 		rc = -EACCES;
 	if (rc)
 		goto out;

@@ -460,12 +460,14 @@ static void *worker_main(void *arg)
 
 	pthread_mutex_lock(&h->lock);
 	while (!h->stopping || h->queue || h->delayed || h->active) {
-		wait = release_due(h);
+		release_due(h);
 		start_ready(h);
 		pthread_mutex_unlock(&h->lock);
 		curl_multi_perform(h->multi, &still);
 		pthread_mutex_lock(&h->lock);
 		collect_finished(h);
+		/* after collecting: a retry just scheduled sets the wait */
+		wait = release_due(h);
 		if (h->queue && h->active < h->max_conns)
 			continue;
 		pthread_mutex_unlock(&h->lock);

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fuse.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,11 @@ enum {
  * option_proc, so the options must come first. */
 struct parse_state {
 	struct cfs_options o;
+	/* numbers arrive as text: fuse_opt's %u would print its own line */
+	char *ttl;
+	char *max_conns;
+	char *timeout;
+	char *log_lines;
 	char *err;
 	size_t errlen;
 };
@@ -35,10 +41,10 @@ static const struct fuse_opt option_table[] = {
 	CFS_OPT("api_url=%s", api_url),
 	CFS_OPT("credentials=%s", credentials),
 	CFS_OPT("cache_dir=%s", cache_dir),
-	CFS_OPT("ttl=%u", ttl),
-	CFS_OPT("max_conns=%u", max_conns),
-	CFS_OPT("timeout=%u", timeout),
-	CFS_OPT("log_lines=%u", log_lines),
+	{ "ttl=%s", offsetof(struct parse_state, ttl), 1 },
+	{ "max_conns=%s", offsetof(struct parse_state, max_conns), 1 },
+	{ "timeout=%s", offsetof(struct parse_state, timeout), 1 },
+	{ "log_lines=%s", offsetof(struct parse_state, log_lines), 1 },
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
@@ -137,6 +143,26 @@ static int check_values(const struct cfs_options *o, char *err,
 	return 0;
 }
 
+/* A whole non-negative number, or a one-line reason. */
+static int take_number(const char *name, const char *text, unsigned int *out,
+		       char *err, size_t errlen)
+{
+	unsigned long v;
+	char *end;
+
+	if (!text)
+		return 0;
+	errno = 0;
+	v = strtoul(text, &end, 10);
+	if (!*text || *end || errno || v > UINT_MAX || text[0] == '-') {
+		snprintf(err, errlen, "%s must be a whole number, not '%s'",
+			 name, text);
+		return -EINVAL;
+	}
+	*out = (unsigned int)v;
+	return 0;
+}
+
 int cfs_options_parse(struct fuse_args *args, struct cfs_options *o,
 		      char *err, size_t errlen)
 {
@@ -149,6 +175,18 @@ int cfs_options_parse(struct fuse_args *args, struct cfs_options *o,
 	st.o.log_lines = 1000;
 	err[0] = '\0';
 	rc = fuse_opt_parse(args, &st, option_table, option_proc);
+	if (!rc)
+		rc = take_number("ttl", st.ttl, &st.o.ttl, err, errlen) ||
+		     take_number("max_conns", st.max_conns, &st.o.max_conns,
+				 err, errlen) ||
+		     take_number("timeout", st.timeout, &st.o.timeout, err,
+				 errlen) ||
+		     take_number("log_lines", st.log_lines, &st.o.log_lines,
+				 err, errlen);
+	free(st.ttl);
+	free(st.max_conns);
+	free(st.timeout);
+	free(st.log_lines);
 	*o = st.o;
 	if (rc != 0) {
 		if (!err[0])

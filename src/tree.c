@@ -45,7 +45,6 @@ struct route_info {
 	size_t *children;
 	size_t nchildren;
 	const struct cfs_lister *lister;
-	int dir_writable;           /* something may be created or removed */
 };
 
 struct node_state {
@@ -293,22 +292,6 @@ static const struct cfs_lister *find_lister(const struct cfs_provider *p,
 	return NULL;
 }
 
-/* Directories where files are written, created or removed: 0755. */
-static void mark_writable_dirs(struct cfs_tree *t)
-{
-	size_t i;
-	size_t c;
-
-	for (i = 0; i < t->nroutes; i++)
-		for (c = 0; c < t->routes[i].nchildren; c++) {
-			const struct cfs_route *r =
-				t->routes[t->routes[i].children[c]].r;
-
-			if (r->write_method || r->kind == CFS_NEWFILE)
-				t->routes[i].dir_writable = 1;
-		}
-}
-
 static int add_child(struct route_info *parent, size_t child)
 {
 	size_t *c = realloc(parent->children,
@@ -377,7 +360,6 @@ static int build_routes(struct cfs_tree *t, char *err, size_t errlen)
 	for (i = 1; i < t->nroutes; i++)
 		if (link_route(t, i, err, errlen) != 0)
 			return -EINVAL;
-	mark_writable_dirs(t);
 	return 0;
 }
 
@@ -651,6 +633,33 @@ static const struct route_info *match(const struct cfs_tree *t,
 	return best;
 }
 
+static int find_name(const struct cfs_listing *l, const char *value,
+		     size_t *at)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (strcmp(l->names[i], value) == 0) {
+			*at = i;
+			return 0;
+		}
+	return -ENOENT;
+}
+
+/*
+ * A name the listing lacks may have been created since: if the listing is
+ * older than the negative TTL, it is fetched again, once.
+ */
+static int list_again_if_old(struct cfs_tree *t, const struct route_info *def,
+			     const struct cfs_vars *v, struct cfs_listing *l)
+{
+	if (!l->src || cfs_now() - l->src->fetched_at < CFS_NEGATIVE_TTL)
+		return -ENOENT;
+	cfs_cache_expire(t->cache, l->src->path);
+	cfs_listing_clear(l);
+	return run_listing(t, def, v, l);
+}
+
 static int bind_var(struct cfs_tree *t, const struct route_info *ri,
 		    size_t depth, const char *value, struct cfs_vars *v)
 {
@@ -662,15 +671,14 @@ static int bind_var(struct cfs_tree *t, const struct route_info *ri,
 	rc = run_listing(t, def, v, &l);
 	if (rc)
 		goto out;
-	rc = -ENOENT;
+	rc = find_name(&l, value, &i);
+	if (rc && list_again_if_old(t, def, v, &l) == 0)
+		rc = find_name(&l, value, &i);
 	v->name[v->n] = ri->seg[depth].var;
-	for (i = 0; i < l.n; i++)
-		if (strcmp(l.names[i], value) == 0) {
-			v->item[v->n] = json_incref(l.items[i]);
-			v->src[v->n] = cfs_resp_ref(l.src);
-			rc = 0;
-			break;
-		}
+	if (rc == 0) {
+		v->item[v->n] = json_incref(l.items[i]);
+		v->src[v->n] = cfs_resp_ref(l.src);
+	}
 	if (rc && def->lister && def->lister->accepts &&
 	    def->lister->accepts(value))
 		rc = 0;
@@ -849,9 +857,16 @@ static void keep_on_disk(struct cfs_tree *t, const struct source *s,
 			 const char *api, const char *fp)
 {
 	struct cfs_disk_meta meta = { .fetched_at = s->fetched_at };
+	struct cfs_blob *there = NULL;
 
 	if (!t->disk)
 		return;
+	/* readers that waited on the same request find it kept already */
+	if (cfs_diskcache_get(t->disk, api, fp, &there, &meta) == 0) {
+		cfs_blob_unref(there);
+		return;
+	}
+	meta.fetched_at = s->fetched_at;
 	snprintf(meta.request_id, sizeof(meta.request_id), "%s",
 		 s->request_id);
 	cfs_diskcache_put(t->disk, api, fp, s->raw, &meta);
@@ -1060,6 +1075,22 @@ static void meta_from_binding(struct cfs_tree *t, const struct cfs_vars *v,
 	out->fetched_at = src->fetched_at;
 }
 
+/* Directories where files are written, created or removed: 0755. */
+static int dir_writable(const struct cfs_tree *t, const struct route_info *ri,
+			const struct cfs_vars *v)
+{
+	size_t c;
+
+	for (c = 0; c < ri->nchildren; c++) {
+		const struct cfs_route *r = t->routes[ri->children[c]].r;
+
+		if ((r->write_method || r->kind == CFS_NEWFILE) &&
+		    only_if_holds(r, v))
+			return 1;
+	}
+	return 0;
+}
+
 static int file_writable(const struct cfs_route *r, const struct cfs_vars *v)
 {
 	return r->kind == CFS_FILE && r->write_method &&
@@ -1079,8 +1110,9 @@ int cfs_tree_node(struct cfs_tree *t, const char *path, struct cfs_node *out)
 		return rc;
 	out->kind = ri->r->kind;
 	out->mtime = t->mounted;
-	out->writable = ri->r->kind == CFS_DIR ? ri->dir_writable
+	out->writable = ri->r->kind == CFS_DIR ? dir_writable(t, ri, &v)
 						: file_writable(ri->r, &v);
+	out->takes_writes = ri->r->kind == CFS_FILE && ri->r->write_method;
 	switch (ri->r->kind) {
 	case CFS_FILE:
 		rc = file_node(t, path, ri->r, &v, out);
@@ -1196,7 +1228,7 @@ enum cfs_entry cfs_tree_classify(struct cfs_tree *t, const char *path)
 		return CFS_ENTRY_NONE;
 	parent = parent_of(path);
 	if (parent && resolve(t, parent, &ri, &v) == 0) {
-		if (ri->r->kind == CFS_DIR && ri->dir_writable)
+		if (ri->r->kind == CFS_DIR && dir_writable(t, ri, &v))
 			e = CFS_ENTRY_SCRATCH;
 		vars_clear(&v);
 	}
@@ -1266,9 +1298,15 @@ int cfs_tree_commit(struct cfs_tree *t, const char *path, const char *data,
 	rc = resolve(t, path, &ri, &v);
 	if (rc)
 		return rc;
-	if (ri->r->kind == CFS_DIR || !ri->r->write_method ||
-	    (ri->r->kind == CFS_FILE && !file_writable(ri->r, &v))) {
+	if (ri->r->kind == CFS_DIR || !ri->r->write_method) {
 		rc = -EACCES;
+		goto out;
+	}
+	if (ri->r->kind == CFS_FILE && !file_writable(ri->r, &v)) {
+		/* a field the API does not let anyone modify */
+		cfs_warn("not sending %s: the API does not allow changing it",
+			 path);
+		rc = -EINVAL;
 		goto out;
 	}
 	if (ri->r->encode) {

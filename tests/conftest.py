@@ -92,6 +92,9 @@ class Simulator:
     def fault(self, **spec):
         self.call("POST", "/_sim/faults", spec)
 
+    def clear_faults(self):
+        self.call("DELETE", "/_sim/faults")
+
     def mutate(self, **op):
         return self.call("POST", "/_sim/mutate", op)
 
@@ -141,6 +144,7 @@ class Mount:
         os.kill(self.proc.pid, signal.SIGHUP)
 
     def stop(self):
+        """Unmounts and waits for the daemon; safe to call more than once."""
         if is_mounted(self.path):
             subprocess.run(["fusermount3", "-u", self.path], check=False)
         try:
@@ -150,7 +154,8 @@ class Mount:
             self.proc.wait()
             subprocess.run(["fusermount3", "-u", "-z", self.path], check=False)
         self.log.close()
-        os.rmdir(self.path)
+        if os.path.isdir(self.path):
+            os.rmdir(self.path)
 
     def unexpected_log_lines(self):
         """Warnings and errors (unless expected) and every sanitizer report."""

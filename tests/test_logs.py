@@ -237,12 +237,10 @@ def test_deployment_logs(sim, clever):
     for owner, app in apps(state):
         app_id = app["id"]
         deployments = state["clever"]["deployments"][app_id]
-        d = clever.p("orgs", owner, "apps", app_id, "deployments")
-        names = sorted(os.listdir(d))
-        assert sorted(x["id"] + ".log" for x in deployments) == \
-            sorted(n for n in names if n.endswith(".log"))
+        d = clever.p("orgs", owner, "apps", app_id, "deployment-logs")
+        assert sorted(x["id"] for x in deployments) == sorted(os.listdir(d))
         for dep in deployments:
-            path = os.path.join(d, dep["id"] + ".log")
+            path = os.path.join(d, dep["id"])
             expected = text([e for e in history(state, app_id)
                              if e["deploymentId"] == dep["id"]])
             data = cat(path)
@@ -260,11 +258,13 @@ def test_instance_and_deleted_instance_logs(sim, clever):
     live_checked = deleted_checked = 0
     for owner, app in apps(state):
         app_id = app["id"]
-        d = clever.p("orgs", owner, "apps", app_id, "instances")
-        for inst in state["clever"]["instances"][app_id]:
+        d = clever.p("orgs", owner, "apps", app_id, "instance-logs")
+        instances = state["clever"]["instances"][app_id]
+        # live and deleted instances alike, one file each
+        assert sorted(x["id"] for x in instances) == sorted(os.listdir(d))
+        for inst in instances:
             deleted = inst["state"] == "DELETED"
-            path = os.path.join(d, "deleted", inst["id"] + ".log") if deleted \
-                else os.path.join(d, inst["id"] + ".log")
+            path = os.path.join(d, inst["id"])
             expected = text([e for e in history(state, app_id)
                              if e["instanceId"] == inst["id"]])
             data = cat(path)
@@ -275,10 +275,6 @@ def test_instance_and_deleted_instance_logs(sim, clever):
                     deleted_checked += 1
                 else:
                     live_checked += 1
-            # each in its own directory only
-            other = os.path.join(d, inst["id"] + ".log") if deleted \
-                else os.path.join(d, "deleted", inst["id"] + ".log")
-            assert not os.path.exists(other)
     assert live_checked and deleted_checked
     reqs = [r for r in snapshots(log_requests(sim)) if "instanceId" in r["q"]]
     assert reqs and all(len(r["q"]["instanceId"]) == 1 for r in reqs)

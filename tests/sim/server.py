@@ -147,6 +147,9 @@ class SimServer(ThreadingHTTPServer):
 class SimHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "cloudsim/1.0"
+    # headers and body go out in separate sends: without this, Nagle and
+    # delayed ACKs add ~40 ms to every request on a kept-alive connection
+    disable_nagle_algorithm = True
 
     def do_GET(self):
         self.dispatch()

@@ -1,0 +1,292 @@
+"""Caching (SPEC 5.2, 5.3, 5.6): the TTL, listings that fill their children, the
+short memory of a missing resource, SIGHUP, the persistent invoice cache, one
+request for identical requests in flight, and parallel reads.
+
+Request counts come from the simulator's request log (sim.requests()).
+"""
+
+import collections
+import glob
+import json
+import os
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from conftest import clever_env
+
+TIMEOUT = 60
+
+
+def run(*cmd):
+    done = subprocess.run(list(cmd), capture_output=True, timeout=TIMEOUT)
+    assert done.returncode == 0, f"{cmd}: {done.stderr.decode(errors='replace')}"
+    return done.stdout
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def api_requests(sim):
+    return [r for r in sim.requests() if r["method"] == "GET"]
+
+
+def paths_of(requests):
+    return [r["path"] for r in requests]
+
+
+def unmount(m):
+    """Unmount before the test ends (the fixture's own stop then finds it done)."""
+    subprocess.run(["fusermount3", "-u", m.path], check=True, timeout=TIMEOUT)
+    m.proc.wait(timeout=10)
+
+
+def invoice_docs(state):
+    """[(relpath, API path, accept)] of every invoice .pdf and .html."""
+    docs = []
+    for owner, invoices in state["clever"]["invoices"].items():
+        for inv in invoices:
+            number = inv["invoice_number"]
+            for ext, accept in (("pdf", "application/pdf"), ("html", "text/html")):
+                docs.append((f"orgs/{owner}/invoices/{number}.{ext}",
+                             f"/v4/billing/organisations/{owner}/invoices/{number}.{ext}", accept))
+    return docs
+
+
+def cat_concurrently(paths):
+    """Run one `cat` per path, all at once; return their outputs in order."""
+    procs = [subprocess.Popen(["cat", p], stdout=subprocess.PIPE, stderr=subprocess.PIPE) for p in paths]
+    outs = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=TIMEOUT)
+        assert proc.returncode == 0, err.decode(errors="replace")
+        outs.append(out)
+    return outs
+
+
+# -- TTL -------------------------------------------------------------------------------------
+
+
+def test_nothing_is_asked_twice_within_the_ttl(sim, clever):
+    sim.clear_requests()
+    run("ls", "-lR", clever.path)
+    first = api_requests(sim)
+    assert len(first) > 20
+    repeated = [k for k, n in collections.Counter(
+        (r["method"], r["path"], r["query"]) for r in first).items() if n > 1]
+    assert not repeated, f"requests repeated within the TTL: {repeated}"
+    sim.clear_requests()
+    run("ls", "-lR", clever.path)
+    assert paths_of(api_requests(sim)) == [], "the second ls -lR issued requests"
+    run("grep", "-r", "-c", "--", "id", clever.path)
+    run("find", clever.path, "-type", "f", "-exec", "cat", "{}", "+")
+    assert paths_of(api_requests(sim)) == [], "grep -r, find or cat after ls -lR issued requests"
+
+
+@pytest.mark.parametrize("which", ["zones", "deployments", "instances"])
+def test_ls_l_of_a_listed_directory_issues_one_request(sim, clever, which):
+    state = sim.state()["clever"]
+    if which == "zones":
+        os.listdir(clever.path)
+        target, listing = clever.p("zones"), "/v4/products/zones"
+    else:
+        owner = state["organisations"][0]["id"]
+        app = state["applications"][owner][0]["id"]
+        for parts in [("orgs",), ("orgs", owner), ("orgs", owner, "apps"), ("orgs", owner, "apps", app)]:
+            os.listdir(clever.p(*parts))
+        target = clever.p("orgs", owner, "apps", app, which)
+        listing = f"/v4/orchestration/organisations/{owner}/applications/{app}/{which}"
+    sim.clear_requests()
+    out = run("ls", "-l", target).decode()
+    assert paths_of(api_requests(sim)) == [listing]
+    assert len(out.splitlines()) > 2
+
+
+def test_ttl_expiry_fetches_again_and_keeps_the_mtime_of_unchanged_content(sim, mount_fs):
+    m = mount_fs("clever", "ttl=1")
+    zone = sim.state()["clever"]["zones"][0]["name"]
+    paths = [m.p("self.json"), m.p("zones", zone + ".json")]
+    first = {p: (read(p), os.stat(p).st_mtime) for p in paths}
+    sim.clear_requests()
+    for p in paths:   # within the TTL: nothing
+        read(p)
+    assert paths_of(api_requests(sim)) == []
+    time.sleep(1.2)   # past the TTL, and into another second of the clock
+    again = {p: (read(p), os.stat(p).st_mtime) for p in paths}
+    assert set(paths_of(api_requests(sim))) == {"/v2/self", "/v4/products/zones"}
+    assert again == first, "an unchanged file's content or mtime moved after a refetch"
+
+
+def test_changed_invoice_shows_after_the_ttl_in_a_live_mount(sim, mount_fs):
+    m = mount_fs("clever", "ttl=1")
+    state = sim.state()
+    owner = state["clever"]["organisations"][0]["id"]
+    inv = state["clever"]["invoices"][owner][0]
+    number = inv["invoice_number"]
+    pdf = m.p("orgs", owner, "invoices", number + ".pdf")
+    jpath = m.p("orgs", owner, "invoices", number + ".json")
+    old = read(pdf)
+    new_status = "REFUNDED" if inv["status"] != "REFUNDED" else "PAID"
+    changed = sim.mutate(op="invoice_status", owner=owner, number=number, status=new_status)
+    api_path = f"/v4/billing/organisations/{owner}/invoices/{number}.pdf"
+    expected = sim.api(api_path, accept="application/pdf")
+    assert expected != old
+    deadline = time.monotonic() + 8
+    while read(pdf) != expected and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert read(pdf) == expected
+    assert os.stat(pdf).st_size == len(expected)
+    with open(jpath) as f:
+        assert json.load(f) == changed
+
+
+# -- missing resources ------------------------------------------------------------------------
+
+
+def test_a_new_app_shows_up_within_seconds_not_after_the_ttl(sim, clever):
+    owner = sim.state()["clever"]["organisations"][0]["id"]
+    app_id = "app_" + str(uuid.uuid4())
+    path = clever.p("orgs", owner, "apps", app_id)
+    assert not os.path.exists(path)
+    app = sim.mutate(op="add_app", owner=owner, app={"id": app_id, "name": "late-" + app_id[-6:]})
+    start = time.monotonic()
+    while not os.path.exists(path) and time.monotonic() - start < 8:
+        time.sleep(0.2)
+    assert os.path.exists(path), "a new application was still missing after 8 s (TTL 60 s)"
+    with open(os.path.join(path, "app.json")) as f:
+        assert json.load(f) == app
+
+
+def test_a_404_is_remembered_about_3_seconds(sim, mount_fs):
+    clever = mount_fs("clever", expect_warnings=True)   # a failed call is logged
+    state = sim.state()["clever"]
+    owner = state["organisations"][0]["id"]
+    app = state["applications"][owner][0]["id"]
+    api_path = f"/v4/load-balancers/organisations/{owner}/applications/{app}/load-balancers/default"
+    os.listdir(clever.p("orgs", owner, "apps", app))
+    sim.fault(match="^" + api_path + "$", kind="status", status=404, times=1)
+    path = clever.p("orgs", owner, "apps", app, "load-balancer.json")
+    with pytest.raises(FileNotFoundError):
+        os.stat(path)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.stat(path)
+            break
+        except FileNotFoundError:
+            time.sleep(0.1)
+    with open(path) as f:
+        assert json.load(f) == state["load_balancers"][app]
+    starts = [r["t_start"] for r in sim.requests() if r["path"] == api_path]
+    assert len(starts) == 2, f"{len(starts)} requests for {api_path}"
+    gap = starts[1] - starts[0]
+    assert 2.5 <= gap <= 6, f"the 404 was asked again after {gap:.2f} s, not after about 3 s"
+
+
+# -- SIGHUP and the persistent invoice cache -----------------------------------------------------
+
+
+def test_sighup_empties_the_memory_caches_but_not_the_invoice_cache(sim, clever):
+    state = sim.state()
+    zone = state["clever"]["zones"][0]["name"]
+    rel, pdf_path, _ = invoice_docs(state)[0]
+    paths = [clever.p("self.json"), clever.p("zones", zone + ".json"), clever.p(rel)]
+    before = [read(p) for p in paths]
+    sim.clear_requests()
+    assert [read(p) for p in paths] == before
+    assert paths_of(api_requests(sim)) == []
+    clever.sighup()
+    time.sleep(0.3)
+    assert [read(p) for p in paths] == before
+    asked = set(paths_of(api_requests(sim)))
+    assert {"/v2/self", "/v4/products/zones"} <= asked, asked
+    assert pdf_path not in asked, "SIGHUP dropped the persistent invoice cache"
+
+
+def test_a_second_mount_reads_invoices_from_the_disk_cache(sim, mount_fs, workdir):
+    env = clever_env(sim, workdir)
+    docs = invoice_docs(sim.state())
+    first = mount_fs("clever", env=env)
+    got_first = {rel: read(first.p(rel)) for rel, _, _ in docs}
+    unmount(first)
+    assert os.path.isdir(os.path.join(env["XDG_CACHE_HOME"], "cloudfs"))
+    sim.clear_requests()
+    second = mount_fs("clever", env=env)
+    got_second = {rel: read(second.p(rel)) for rel, _, _ in docs}
+    asked = set(paths_of(api_requests(sim)))
+    fetched = [api for _, api, _ in docs if api in asked]
+    assert fetched == [], f"read again from the API: {fetched}"
+    for rel, api, accept in docs:
+        expected = sim.api(api, accept=accept)
+        assert got_second[rel] == expected == got_first[rel], rel
+        assert os.stat(second.p(rel)).st_size == len(expected), rel
+
+
+def test_a_changed_invoice_is_fetched_again_the_others_are_not(sim, mount_fs, workdir):
+    env = clever_env(sim, workdir)
+    state = sim.state()
+    pdfs = [d for d in invoice_docs(state) if d[0].endswith(".pdf")]
+    first = mount_fs("clever", env=env)
+    old = {rel: read(first.p(rel)) for rel, _, _ in pdfs}
+    unmount(first)
+    owner = state["clever"]["organisations"][-1]["id"]
+    inv = state["clever"]["invoices"][owner][-1]
+    new_status = "WONTPAY" if inv["status"] != "WONTPAY" else "PAID"
+    sim.mutate(op="invoice_status", owner=owner, number=inv["invoice_number"], status=new_status)
+    changed = f"/v4/billing/organisations/{owner}/invoices/{inv['invoice_number']}.pdf"
+    sim.clear_requests()
+    second = mount_fs("clever", env=env)
+    new = {rel: read(second.p(rel)) for rel, _, _ in pdfs}
+    asked = set(paths_of(api_requests(sim)))
+    assert [api for _, api, _ in pdfs if api in asked] == [changed]
+    for rel, api, accept in pdfs:
+        expected = sim.api(api, accept=accept)
+        assert new[rel] == expected, rel
+        assert (new[rel] != old[rel]) == (api == changed), rel
+
+
+# -- requests in flight ------------------------------------------------------------------------------
+
+
+def test_identical_requests_in_flight_are_made_once(sim, clever):
+    state = sim.state()
+    rel, api, accept = invoice_docs(state)[0]
+    os.listdir(os.path.dirname(clever.p(rel)))
+    sim.latency(300)
+    sim.clear_requests()
+    outs = cat_concurrently([clever.p(rel)] * 8)
+    asked = paths_of(api_requests(sim))
+    sim.latency(0)
+    assert asked.count(api) == 1, f"{asked.count(api)} requests for {api}"
+    expected = sim.api(api, accept=accept)
+    assert all(out == expected for out in outs)
+
+
+def test_eight_cats_of_eight_pdfs_run_in_parallel(sim, clever):
+    state = sim.state()
+    dirs = sorted(glob.glob(clever.p("orgs", "*", "invoices")))
+    assert len(dirs) == 1 + len(state["clever"]["organisations"])
+    run("ls", *dirs)   # plain ls: names only, no stat
+    pdfs = [d for d in invoice_docs(state) if d[0].endswith(".pdf")][:8]
+    assert len(pdfs) == 8
+    sim.latency(300)
+    sim.clear_requests()
+    start = time.monotonic()
+    outs = cat_concurrently([clever.p(rel) for rel, _, _ in pdfs])
+    wall = time.monotonic() - start
+    log = api_requests(sim)
+    sim.latency(0)
+    wanted = {api for _, api, _ in pdfs}
+    pdf_requests = [r for r in log if r["path"] in wanted]
+    assert sorted(r["path"] for r in pdf_requests) == sorted(wanted), \
+        f"other requests: {[r['path'] for r in log if r['path'] not in wanted]}"
+    latest_start = max(r["t_start"] for r in pdf_requests)
+    earliest_end = min(r["t_end"] for r in pdf_requests)
+    assert latest_start < earliest_end, \
+        f"the 8 PDF requests were not all in flight at once (wall time {wall:.2f} s)"
+    for out, (_, api, accept) in zip(outs, pdfs):
+        assert out == sim.api(api, accept=accept)
