@@ -884,7 +884,7 @@ static const char *xattr_value(const struct cfs_node *n, const char *name,
 
 static int copy_out(const char *value, size_t len, char *buf, size_t size)
 {
-	if (size == 0)
+	if (size == 0 || len == 0)
 		return (int)len;
 	if (size < len)
 		return -ERANGE;
