@@ -34,6 +34,17 @@ def wait_for(predicate, timeout=10.0, interval=0.02):
     return False
 
 
+def stop_process(proc, timeout=10):
+    """Terminates proc (started by a test) and reaps it; kills it if it lingers."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def is_mounted(path):
     with open("/proc/mounts") as f:
         return any(line.split()[1] == path for line in f)
@@ -99,13 +110,7 @@ class Simulator:
         return self.call("POST", "/_sim/mutate", op)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.log.close()
 
 

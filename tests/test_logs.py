@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from conftest import wait_for
+from conftest import stop_process, wait_for
 
 LOGS_PREFIX = "/v4/logs/organisations/"
 LIVE_WAIT = 15.0        # "within a few seconds", with room for a loaded machine
@@ -146,13 +146,7 @@ class Tail:
         return wait_for(lambda: len(self.output()) >= len(expected), timeout, 0.05)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         assert read(self.err) == b"", read(self.err)
 
 
