@@ -129,16 +129,15 @@ static int read_whole(const char *file, struct cfs_blob **out)
 	return *out ? 0 : -ENOMEM;
 }
 
-int cfs_diskcache_get(struct cfs_diskcache *d, const char *path,
-		      const char *fingerprint, struct cfs_blob **out,
-		      struct cfs_disk_meta *meta)
+/* 0 if path's .meta names fingerprint (filling meta when given). */
+static int meta_matches(const struct cfs_diskcache *d, const char *path,
+			const char *fingerprint, struct cfs_disk_meta *meta)
 {
 	char file[4096];
-	json_t *m;
 	const char *fp;
+	json_t *m;
 	int rc;
 
-	*out = NULL;
 	rc = file_for(d, path, ".meta", file, sizeof(file));
 	if (rc)
 		return rc;
@@ -146,19 +145,31 @@ int cfs_diskcache_get(struct cfs_diskcache *d, const char *path,
 	if (!m)
 		return -ENOENT;
 	fp = json_string_value(json_object_get(m, "fingerprint"));
-	if (!fp || strcmp(fp, fingerprint) != 0) {
-		rc = -ESTALE;
-		goto out;
+	rc = fp && strcmp(fp, fingerprint) == 0 ? 0 : -ESTALE;
+	if (!rc && meta) {
+		snprintf(meta->request_id, sizeof(meta->request_id), "%s",
+			 json_string_value(json_object_get(m, "request_id")) ?:
+				 "");
+		meta->fetched_at =
+			json_number_value(json_object_get(m, "fetched_at"));
 	}
-	snprintf(meta->request_id, sizeof(meta->request_id), "%s",
-		 json_string_value(json_object_get(m, "request_id")) ?: "");
-	meta->fetched_at =
-		json_number_value(json_object_get(m, "fetched_at"));
-	file_for(d, path, "", file, sizeof(file));
-	rc = read_whole(file, out);
-out:
 	json_decref(m);
 	return rc;
+}
+
+int cfs_diskcache_get(struct cfs_diskcache *d, const char *path,
+		      const char *fingerprint, struct cfs_blob **out,
+		      struct cfs_disk_meta *meta)
+{
+	char file[4096];
+	int rc;
+
+	*out = NULL;
+	rc = meta_matches(d, path, fingerprint, meta);
+	if (rc)
+		return rc;
+	file_for(d, path, "", file, sizeof(file));
+	return read_whole(file, out);
 }
 
 static int write_atomically(const char *file, const void *data, size_t len)
@@ -203,6 +214,9 @@ int cfs_diskcache_put(struct cfs_diskcache *d, const char *path,
 	json_t *m;
 	int rc;
 
+	/* readers that waited on one request all come to keep its body */
+	if (meta_matches(d, path, fingerprint, NULL) == 0)
+		return 0;
 	rc = file_for(d, path, ".meta", file, sizeof(file));
 	if (rc || (rc = mkdir_parents(file)) != 0)
 		goto out;

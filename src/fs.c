@@ -708,27 +708,24 @@ static int fs_unlink(const char *path)
 	}
 }
 
-static int exists(const char *path)
-{
-	struct cfs_fs *fs = fs_ctx();
-	struct cfs_temp *temp = cfs_overlay_temp(fs->overlay, path);
-	enum cfs_entry e;
-
-	if (temp) {
-		cfs_temp_unref(temp);
-		return 1;
-	}
-	e = cfs_tree_classify(fs->tree, path);
-	return (e == CFS_ENTRY_WRITABLE || e == CFS_ENTRY_READONLY) &&
-	       !cfs_overlay_hidden(fs->overlay, path);
-}
-
 static int is_temp(const char *path)
 {
 	struct cfs_temp *temp = cfs_overlay_temp(fs_ctx()->overlay, path);
 
 	cfs_temp_unref(temp);
 	return temp != NULL;
+}
+
+static int exists(const char *path)
+{
+	struct cfs_fs *fs = fs_ctx();
+	enum cfs_entry e;
+
+	if (is_temp(path))
+		return 1;
+	e = cfs_tree_classify(fs->tree, path);
+	return (e == CFS_ENTRY_WRITABLE || e == CFS_ENTRY_READONLY) &&
+	       !cfs_overlay_hidden(fs->overlay, path);
 }
 
 /* What the source leaves behind once its bytes live elsewhere. */
@@ -807,14 +804,9 @@ static int fs_mkdir(const char *path, mode_t mode)
  * writing is allowed (tools set them on their temporary files). */
 static int accept_if_writable(const char *path)
 {
-	struct cfs_fs *fs = fs_ctx();
-	struct cfs_temp *temp = cfs_overlay_temp(fs->overlay, rel(path));
-
-	if (temp) {
-		cfs_temp_unref(temp);
+	if (is_temp(rel(path)))
 		return 0;
-	}
-	switch (cfs_tree_classify(fs->tree, rel(path))) {
+	switch (cfs_tree_classify(fs_ctx()->tree, rel(path))) {
 	case CFS_ENTRY_WRITABLE:
 		return 0;
 	case CFS_ENTRY_READONLY:

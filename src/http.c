@@ -151,28 +151,37 @@ static int add_header(struct curl_slist **list, const char *name,
 	return 0;
 }
 
+/* A handle for base_url + path with what every request shares. */
+static CURL *new_easy(struct cfs_http *h, const char *path)
+{
+	char url[4096];
+	CURL *e = curl_easy_init();
+
+	if (!e)
+		return NULL;
+	snprintf(url, sizeof(url), "%s%s", h->base_url, path);
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_SHARE, h->share);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "cloudfs/" CFS_VERSION);
+	return e;
+}
+
 static int setup_easy(struct cfs_http *h, struct transfer *t)
 {
 	const struct cfs_http_request *rq = t->rq;
-	char url[4096];
-	CURL *e;
+	CURL *e = new_easy(h, rq->path);
 
-	snprintf(url, sizeof(url), "%s%s", h->base_url, rq->path);
-	e = curl_easy_init();
 	if (!e)
 		return -ENOMEM;
 	t->easy = e;
 	t->errbuf[0] = '\0';
-	curl_easy_setopt(e, CURLOPT_URL, url);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, t);
-	curl_easy_setopt(e, CURLOPT_SHARE, h->share);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, 10L);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT, (long)h->timeout);
-	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "cloudfs/" CFS_VERSION);
 	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
@@ -645,14 +654,12 @@ int cfs_http_stream(struct cfs_http *h, const char *path,
 	struct stream st = { .on_data = on_data, .arg = arg, .stop = stop };
 	struct curl_slist *headers = NULL;
 	double started = cfs_monotonic();
-	char url[4096];
 	CURLcode cc;
 
 	memset(rs, 0, sizeof(*rs));
-	st.easy = curl_easy_init();
+	st.easy = new_easy(h, path);
 	if (!st.easy)
 		return rs->err = -ENOMEM;
-	snprintf(url, sizeof(url), "%s%s", h->base_url, path);
 	if (add_header(&headers, "Accept", "text/event-stream") ||
 	    (last_event_id && *last_event_id &&
 	     add_header(&headers, "Last-Event-ID", last_event_id)) ||
@@ -660,15 +667,9 @@ int cfs_http_stream(struct cfs_http *h, const char *path,
 		rs->err = -ENOMEM;
 		goto out;
 	}
-	curl_easy_setopt(st.easy, CURLOPT_URL, url);
-	curl_easy_setopt(st.easy, CURLOPT_SHARE, h->share);
-	curl_easy_setopt(st.easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(st.easy, CURLOPT_CONNECTTIMEOUT, 10L);
 	/* the heartbeat watchdog: silence this long means a dead stream */
 	curl_easy_setopt(st.easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(st.easy, CURLOPT_LOW_SPEED_TIME, (long)idle_seconds);
-	curl_easy_setopt(st.easy, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(st.easy, CURLOPT_USERAGENT, "cloudfs/" CFS_VERSION);
 	curl_easy_setopt(st.easy, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(st.easy, CURLOPT_WRITEFUNCTION, on_stream_data);
 	curl_easy_setopt(st.easy, CURLOPT_WRITEDATA, &st);

@@ -703,30 +703,19 @@ static int bind_unlisted(const struct route_info *ri, size_t depth,
 	return 0;
 }
 
+/* "var.field=value": the condition on the item that named var. */
 static int only_if_holds(const struct cfs_route *r, const struct cfs_vars *v)
 {
+	const char *dot = r->only_if ? strchr(r->only_if, '.') : NULL;
 	char var[64];
-	const char *dot;
-	const char *eq;
-	const char *have;
 
 	if (!r->only_if)
 		return 1;
-	dot = strchr(r->only_if, '.');
-	eq = strchr(r->only_if, '=');
-	if (!dot || !eq || eq < dot)
+	if (!dot)
 		return 0;
 	snprintf(var, sizeof(var), "%.*s", (int)(dot - r->only_if),
 		 r->only_if);
-	{
-		char field[128];
-
-		snprintf(field, sizeof(field), "%.*s", (int)(eq - dot - 1),
-			 dot + 1);
-		have = json_string_value(cfs_json_at(cfs_vars_item(v, var),
-						     field));
-	}
-	return have && strcmp(have, eq + 1) == 0;
+	return item_matches(cfs_vars_item(v, var), dot + 1);
 }
 
 static size_t split_path(char *copy, char **comp)
@@ -857,16 +846,9 @@ static void keep_on_disk(struct cfs_tree *t, const struct source *s,
 			 const char *api, const char *fp)
 {
 	struct cfs_disk_meta meta = { .fetched_at = s->fetched_at };
-	struct cfs_blob *there = NULL;
 
 	if (!t->disk)
 		return;
-	/* readers that waited on the same request find it kept already */
-	if (cfs_diskcache_get(t->disk, api, fp, &there, &meta) == 0) {
-		cfs_blob_unref(there);
-		return;
-	}
-	meta.fetched_at = s->fetched_at;
 	snprintf(meta.request_id, sizeof(meta.request_id), "%s",
 		 s->request_id);
 	cfs_diskcache_put(t->disk, api, fp, s->raw, &meta);

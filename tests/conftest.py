@@ -25,6 +25,12 @@ SIM = os.path.join(ROOT, "tests", "sim", "cloudsim.py")
 PYTHON = "/usr/bin/python3"
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "concurrency: drives the daemon from many threads at once "
+        "(also run on the ThreadSanitizer build)")
+
+
 def wait_for(predicate, timeout=10.0, interval=0.02):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

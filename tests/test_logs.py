@@ -225,22 +225,30 @@ def test_size_matches_before_and_after_reading_and_rereads_send_nothing(sim, cle
     assert urls and len(urls) == len(set(urls)), urls
 
 
+def check_filtered_logs(d, items, state, app_id, field):
+    """Each item's file in d holds the app's events whose `field` is the
+    item's id, with an exact size; {id: whether it has events}."""
+    assert sorted(x["id"] for x in items) == sorted(os.listdir(d))
+    has_events = {}
+    for item in items:
+        path = os.path.join(d, item["id"])
+        expected = text([e for e in history(state, app_id) if e[field] == item["id"]])
+        data = cat(path)
+        assert data == expected, path
+        assert os.stat(path).st_size == len(data)
+        has_events[item["id"]] = bool(expected)
+    return has_events
+
+
 def test_deployment_logs(sim, clever):
     state = sim.state()
     checked = 0
     for owner, app in apps(state):
         app_id = app["id"]
-        deployments = state["clever"]["deployments"][app_id]
         d = clever.p("orgs", owner, "apps", app_id, "deployment-logs")
-        assert sorted(x["id"] for x in deployments) == sorted(os.listdir(d))
-        for dep in deployments:
-            path = os.path.join(d, dep["id"])
-            expected = text([e for e in history(state, app_id)
-                             if e["deploymentId"] == dep["id"]])
-            data = cat(path)
-            assert data == expected, path
-            assert os.stat(path).st_size == len(data)
-            checked += bool(expected)
+        seen = check_filtered_logs(d, state["clever"]["deployments"][app_id], state, app_id,
+                                   "deploymentId")
+        checked += sum(seen.values())
     assert checked, "no deployment with events was checked"
     reqs = [r for r in snapshots(log_requests(sim)) if "deploymentId" in r["q"]]
     assert reqs and all(r["q"]["service"] == ["all"] and r["q"]["limit"] == ["1000"]
@@ -255,17 +263,10 @@ def test_instance_and_deleted_instance_logs(sim, clever):
         d = clever.p("orgs", owner, "apps", app_id, "instance-logs")
         instances = state["clever"]["instances"][app_id]
         # live and deleted instances alike, one file each
-        assert sorted(x["id"] for x in instances) == sorted(os.listdir(d))
+        seen = check_filtered_logs(d, instances, state, app_id, "instanceId")
         for inst in instances:
-            deleted = inst["state"] == "DELETED"
-            path = os.path.join(d, inst["id"])
-            expected = text([e for e in history(state, app_id)
-                             if e["instanceId"] == inst["id"]])
-            data = cat(path)
-            assert data == expected, path
-            assert os.stat(path).st_size == len(data)
-            if expected:
-                if deleted:
+            if seen[inst["id"]]:
+                if inst["state"] == "DELETED":
                     deleted_checked += 1
                 else:
                     live_checked += 1

@@ -124,6 +124,16 @@ def write_file(path, data, mode="w"):
     return 0
 
 
+def refused(sim, path, content):
+    """Writes content to an existing file: close() fails with EINVAL, nothing
+    is sent and the file reads as before; returns what it read before."""
+    before = read(path)
+    assert write_file(path, content) == errno.EINVAL
+    nothing_sent(sim)
+    assert read(path) == before
+    return before
+
+
 def oserror(fn, *args):
     """The errno fn(*args) raised, or 0."""
     try:
@@ -289,10 +299,8 @@ def test_invalid_labels_are_einval_and_nothing_is_sent(sim, mount_fs, content):
     m = mount_fs("upcloud", expect_warnings=True)
     user = labelled_sub(sim)
     path = m.p("accounts", user, "labels")
-    before = read(path)
-    assert write_file(path, content) == errno.EINVAL
-    nothing_sent(sim)
-    assert read(path) == before == labels_text(account(sim, user)["labels"])
+    before = refused(sim, path, content)
+    assert before == labels_text(account(sim, user)["labels"])
     assert "not sending accounts/%s/labels" % user in m.output()
 
 
@@ -391,10 +399,8 @@ def test_newline_inside_a_field_is_einval(sim, mount_fs, content):
     m = mount_fs("upcloud", expect_warnings=True)
     user = labelled_sub(sim)
     path = m.p("accounts", user, "city")
-    before = read(path)
-    assert write_file(path, content) == errno.EINVAL
-    nothing_sent(sim)
-    assert read(path) == before == account(sim, user)["city"] + "\n"
+    before = refused(sim, path, content)
+    assert before == account(sim, user)["city"] + "\n"
 
 
 def test_field_refused_by_the_api(sim, mount_fs):
@@ -457,10 +463,7 @@ def test_details_json_that_is_not_an_object_is_einval(sim, mount_fs, content):
     m = mount_fs("upcloud", expect_warnings=True)
     user = labelled_sub(sim)
     path = m.p("accounts", user, "details.json")
-    before = read(path)
-    assert write_file(path, content) == errno.EINVAL
-    nothing_sent(sim)
-    assert read(path) == before
+    before = refused(sim, path, content)
     assert json.loads(before) == {"account": account(sim, user)}
 
 
@@ -852,10 +855,7 @@ def test_storage_policies_not_an_object_is_einval(sim, mount_fs, content):
     m = mount_fs("clever", expect_warnings=True)
     addon_dir, real_id = pulsar_dir(m)
     path = os.path.join(addon_dir, "storage-policies.json")
-    before = read(path)
-    assert write_file(path, content) == errno.EINVAL
-    nothing_sent(sim)
-    assert read(path) == before
+    before = refused(sim, path, content)
     assert json.loads(before) == sim.state()["clever"]["storage_policies"][real_id]
 
 
