@@ -32,6 +32,7 @@ struct cfs_fs {
 	/* log files open somewhere: path -> their follower */
 	struct cfs_hashmap *live;
 	pthread_mutex_t live_lock;
+	size_t write_max;           /* a write buffer's cap (-o write_buffer) */
 	uid_t uid;                  /* the mounting user owns everything */
 	gid_t gid;
 };
@@ -39,6 +40,12 @@ struct cfs_fs {
 extern const struct fuse_operations cfs_fs_operations;
 
 int cfs_fs_init(struct cfs_fs *fs);
+/*
+ * Once the FUSE loop has returned, while the HTTP layer still runs: stops
+ * every live follower and frees what open files the kernel never
+ * released (a signal ends the loop with files still open).
+ */
+void cfs_fs_shutdown(struct cfs_fs *fs);
 void cfs_fs_destroy(struct cfs_fs *fs);
 
 #endif

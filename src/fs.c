@@ -117,6 +117,26 @@ int cfs_fs_init(struct cfs_fs *fs)
 	return 0;
 }
 
+static int stop_live(const char *key, void *value, void *arg)
+{
+	struct live *l = value;
+
+	(void)key;
+	(void)arg;
+	cfs_follow_stop(l->follow);
+	free(l);
+	return 1;
+}
+
+void cfs_fs_shutdown(struct cfs_fs *fs)
+{
+	if (!fs->live)
+		return;
+	pthread_mutex_lock(&fs->live_lock);
+	cfs_hashmap_filter(fs->live, stop_live, NULL);
+	pthread_mutex_unlock(&fs->live_lock);
+}
+
 void cfs_fs_destroy(struct cfs_fs *fs)
 {
 	if (!fs->live)
