@@ -15,7 +15,11 @@
  *  6. when stored bodies pass CFS_CACHE_BYTES the least recently used
  *     entries are dropped; SIGHUP (cfs_cache_request_flush) empties it;
  *  7. a write drops the responses it made stale, failed write or not, so
- *     the next read shows the server's state.
+ *     the next read shows the server's state;
+ *  8. after a write whose outcome is unknown (no answer, a timeout, a 5xx:
+ *     the server may apply it later), the responses it may change are
+ *     also kept only CFS_NEGATIVE_TTL seconds for CFS_DOUBT_SECONDS, so
+ *     a late change shows within seconds, not after the TTL.
  */
 #ifndef CFS_CACHE_H
 #define CFS_CACHE_H
@@ -28,6 +32,7 @@
 #define CFS_NEGATIVE_TTL 3.0
 #define CFS_STALE_RETRY 2.0
 #define CFS_CACHE_BYTES (128u << 20)
+#define CFS_DOUBT_SECONDS 60.0
 
 struct cfs_http;
 struct cfs_http_response;
@@ -64,10 +69,17 @@ int cfs_cache_get_with(struct cfs_cache *c, const char *path,
 void cfs_cache_prefetch(struct cfs_cache *c, char *const *paths,
 			const char *accept, size_t n);
 
+/* While on for the calling thread, a lookup that would need a request
+ * (or wait for one) fails with -EAGAIN instead, and prefetches do
+ * nothing. */
+void cfs_cache_local_only(int on);
+
 /* Makes the response for path stale (it stays the last good copy). */
 void cfs_cache_expire(struct cfs_cache *c, const char *path);
 /* Forgets every response whose API path starts with prefix (after writes). */
 void cfs_cache_drop_prefix(struct cfs_cache *c, const char *prefix);
+/* The same, and rule 8 for those paths: after a write of unknown outcome. */
+void cfs_cache_doubt_prefix(struct cfs_cache *c, const char *prefix);
 
 struct cfs_resp *cfs_resp_ref(struct cfs_resp *r);
 void cfs_resp_unref(struct cfs_resp *r);

@@ -7,7 +7,12 @@
  * fstat on it reports that version's size.  A writable file opened for
  * writing gets a buffer of its own (empty with O_TRUNC, else a copy of the
  * current content); every close of a changed buffer sends it whole, as one
- * request, and close returns that request's errno.
+ * request, and close returns that request's errno.  Writers of one path
+ * take turns, from open to last close, so each buffer starts from the
+ * previous writer's result; a writer waits at most the HTTP timeout for
+ * its turn (then EBUSY).  A buffer is capped at write_max bytes: a write
+ * past it fails with EFBIG, and from then on that open file's closes fail
+ * with it and send nothing.
  *
  * A log file open somewhere grows live (logs.h): every open of that path
  * shares one follower, and its size is what stat reports for the path
@@ -24,6 +29,7 @@
 struct cfs_tree;
 struct cfs_overlay;
 struct cfs_hashmap;
+struct open_file;
 
 struct cfs_fs {
 	struct cfs_tree *tree;
@@ -32,7 +38,15 @@ struct cfs_fs {
 	/* log files open somewhere: path -> their follower */
 	struct cfs_hashmap *live;
 	pthread_mutex_t live_lock;
+	/* paths being written: path -> whose turn it is */
+	struct cfs_hashmap *gates;
+	pthread_mutex_t gate_lock;
+	pthread_cond_t gate_cv;
+	/* every open file, so that shutdown frees what was never released */
+	struct open_file *open_files;
+	pthread_mutex_t open_lock;
 	size_t write_max;           /* a write buffer's cap (-o write_buffer) */
+	int ro;                     /* -o ro: every file 0444, directory 0555 */
 	uid_t uid;                  /* the mounting user owns everything */
 	gid_t gid;
 };

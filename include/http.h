@@ -6,9 +6,18 @@
  * one API latency, not the sum.  At most max_conns transfers are in flight
  * at once; the rest queue in arrival order.  GETs that meet a network
  * error, a timeout, 408, 429 or 5xx are retried with exponential backoff
- * (Retry-After honoured) up to CFS_HTTP_ATTEMPTS attempts in all.  A
- * response whose body is cut short or claims JSON but does not parse
- * counts as a failed attempt: it never reaches the caller as a success.
+ * (Retry-After honoured) up to CFS_HTTP_ATTEMPTS attempts in all, and
+ * all the attempts of one request fit in the timeout, counted from its
+ * first attempt.  A response whose body is cut short or claims JSON but
+ * does not parse counts as a failed attempt: it never reaches the caller
+ * as a success.  Other methods are sent once, on a connection of their
+ * own, so that nothing (libcurl included) can send them twice.
+ *
+ * After CFS_HTTP_DOWN_AFTER attempts in a row got no HTTP answer at all
+ * (refused, reset, timed out), the API is down: every request fails at
+ * once with EIO until a probe (GET /, every CFS_HTTP_PROBE_EVERY
+ * seconds) gets any answer.  Bodies are parsed outside the lock that
+ * callers take to queue requests.
  */
 #ifndef CFS_HTTP_H
 #define CFS_HTTP_H
@@ -19,6 +28,8 @@
 #include "util.h"
 
 #define CFS_HTTP_ATTEMPTS 4
+#define CFS_HTTP_DOWN_AFTER 6
+#define CFS_HTTP_PROBE_EVERY 2.0
 
 struct cfs_auth;
 struct cfs_http;
@@ -52,6 +63,8 @@ int cfs_http_start(struct cfs_http *h);
 void cfs_http_stop(struct cfs_http *h);
 void cfs_http_free(struct cfs_http *h);
 const char *cfs_http_base_url(const struct cfs_http *h);
+/* Seconds all the attempts of one request may take (-o timeout). */
+unsigned int cfs_http_timeout(const struct cfs_http *h);
 
 /* Blocking; returns rs->err. */
 int cfs_http_perform(struct cfs_http *h, const struct cfs_http_request *rq,
@@ -66,14 +79,14 @@ void cfs_http_response_clear(struct cfs_http_response *rs);
  * A streamed GET (server-sent events), in the calling thread and outside
  * the max_conns cap: body bytes of a 2xx answer go to on_data as they
  * arrive, until the server closes, on_data returns non-zero, *stop turns
- * non-zero, or nothing arrives for idle_seconds.  No retries: the caller
+ * non-zero (read atomically), or nothing arrives for idle_seconds.  No retries: the caller
  * resumes with last_event_id.  rs gets the status, errno, request id and,
  * for an error answer, the API's message; never a body.
  */
 typedef int (*cfs_http_data_fn)(void *arg, const char *data, size_t len);
 int cfs_http_stream(struct cfs_http *h, const char *path,
 		    const char *last_event_id, unsigned int idle_seconds,
-		    const volatile int *stop, cfs_http_data_fn on_data,
+		    const int *stop, cfs_http_data_fn on_data,
 		    void *arg, struct cfs_http_response *rs);
 
 /* SPEC 5.6: 400/422 EINVAL, 401/403 EACCES, 404 ENOENT, 409 EEXIST. */

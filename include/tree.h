@@ -154,9 +154,22 @@ void cfs_tree_set_logs(struct cfs_tree *t, unsigned int lines,
 
 /* path is relative to the mount ("" is the root). */
 int cfs_tree_node(struct cfs_tree *t, const char *path, struct cfs_node *out);
+/* The same, from what is cached (memory or disk) only: -EAGAIN where
+ * that would take a request. */
+int cfs_tree_node_cached(struct cfs_tree *t, const char *path,
+			 struct cfs_node *out);
 void cfs_node_clear(struct cfs_node *n);
-/* emit returns 0 to go on, 1 to stop early, -errno to fail */
-typedef int (*cfs_emit_fn)(void *arg, const char *name, enum cfs_kind kind);
+/* What knowing a listed entry's exact attributes costs. */
+enum cfs_cost {
+	CFS_COST_NONE,          /* nothing: the listing holds them */
+	CFS_COST_FETCH,         /* a GET each, worth making for a listing */
+	CFS_COST_CACHED,        /* a GET each: known only if cached already */
+	CFS_COST_STREAM,        /* a log snapshot: never for a listing */
+};
+
+/* emit returns 0 to go on, 1 to stop early, -errno to fail. */
+typedef int (*cfs_emit_fn)(void *arg, const char *name, enum cfs_kind kind,
+			   enum cfs_cost cost);
 int cfs_tree_readdir(struct cfs_tree *t, const char *path, cfs_emit_fn emit,
 		     void *arg);
 

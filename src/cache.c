@@ -15,7 +15,8 @@
 #include "http.h"
 #include "log.h"
 
-static volatile sig_atomic_t flush_requests;
+/* Bumped by a signal handler, read by every thread: atomic, lock-free. */
+static unsigned int flush_requests;
 
 /* The outcome of one request, shared by everyone who waited for it. */
 struct flight {
@@ -35,9 +36,17 @@ struct entry {
 	double last_used;
 };
 
+/* API paths a write of unknown outcome may have changed, until when. */
+struct doubt {
+	struct doubt *next;
+	char *prefix;
+	double until;               /* monotonic */
+};
+
 struct cfs_cache {
 	struct cfs_http *http;
 	double ttl;
+	struct doubt *doubts;
 	pthread_mutex_t lock;
 	pthread_cond_t cv;
 	struct cfs_hashmap *entries;
@@ -48,12 +57,19 @@ struct cfs_cache {
 
 void cfs_cache_request_flush(void)
 {
-	flush_requests++;
+	__atomic_add_fetch(&flush_requests, 1, __ATOMIC_RELAXED);
 }
 
 unsigned int cfs_cache_flush_epoch(void)
 {
-	return (unsigned int)flush_requests;
+	return __atomic_load_n(&flush_requests, __ATOMIC_RELAXED);
+}
+
+static __thread int local_only;
+
+void cfs_cache_local_only(int on)
+{
+	local_only = on;
 }
 
 struct cfs_resp *cfs_resp_ref(struct cfs_resp *r)
@@ -108,10 +124,22 @@ struct cfs_cache *cfs_cache_new(struct cfs_http *http, unsigned int ttl)
 	return c;
 }
 
+static void doubt_free(struct doubt *d)
+{
+	free(d->prefix);
+	free(d);
+}
+
 void cfs_cache_free(struct cfs_cache *c)
 {
 	if (!c)
 		return;
+	while (c->doubts) {
+		struct doubt *d = c->doubts;
+
+		c->doubts = d->next;
+		doubt_free(d);
+	}
 	cfs_hashmap_free(c->entries, entry_free);
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->cv);
@@ -246,6 +274,36 @@ static int is_definitive(int err)
 	       err == -EEXIST;
 }
 
+/* Whether path is in doubt (dropping the doubts that ended); lock held. */
+static int in_doubt(struct cfs_cache *c, const char *path, double now)
+{
+	struct doubt **p = &c->doubts;
+	int doubtful = 0;
+
+	while (*p) {
+		struct doubt *d = *p;
+
+		if (d->until <= now) {
+			*p = d->next;
+			doubt_free(d);
+			continue;
+		}
+		doubtful = doubtful ||
+			   strncmp(path, d->prefix, strlen(d->prefix)) == 0;
+		p = &d->next;
+	}
+	return doubtful;
+}
+
+/* How long a good response stays fresh. */
+static double fresh_for(struct cfs_cache *c, const struct entry *e,
+			const char *path, double now)
+{
+	if (e->dropped)
+		return 0;
+	return in_doubt(c, path, now) ? CFS_NEGATIVE_TTL : c->ttl;
+}
+
 /* Records the outcome of a finished request; lock held. */
 static void settle(struct cfs_cache *c, struct entry *e, const char *path,
 		   struct cfs_http_response *rs)
@@ -264,7 +322,7 @@ static void settle(struct cfs_cache *c, struct entry *e, const char *path,
 		cfs_resp_unref(e->good);
 		e->good = r;
 		c->bytes += entry_bytes(e);
-		e->expires = e->dropped ? now : now + c->ttl;
+		e->expires = now + fresh_for(c, e, path, now);
 		e->err = 0;
 		f->resp = cfs_resp_ref(r);
 	} else if (is_definitive(rs->err)) {
@@ -380,9 +438,17 @@ int cfs_cache_get_with(struct cfs_cache *c, const char *path,
 		err = e->err;
 		goto out;
 	case WAIT:
+		if (local_only) {
+			err = -EAGAIN;
+			goto out;
+		}
 		err = flight_wait(c, e->flight, out);
 		goto out;
 	case FETCH:
+		if (local_only) {
+			err = -EAGAIN;
+			goto out;
+		}
 		break;
 	}
 	f = flight_start(e);
@@ -413,7 +479,7 @@ void cfs_cache_prefetch(struct cfs_cache *c, char *const *paths,
 	size_t i;
 	size_t k = 0;
 
-	if (!rq || !rs || !mine)
+	if (!rq || !rs || !mine || local_only)
 		goto out;
 	pthread_mutex_lock(&c->lock);
 	flush_if_requested(c);
@@ -477,6 +543,22 @@ void cfs_cache_drop_prefix(struct cfs_cache *c, const char *prefix)
 
 	pthread_mutex_lock(&c->lock);
 	cfs_hashmap_filter(c->entries, drop_matching, &a);
+	pthread_mutex_unlock(&c->lock);
+}
+
+void cfs_cache_doubt_prefix(struct cfs_cache *c, const char *prefix)
+{
+	struct doubt *d = calloc(1, sizeof(*d));
+
+	cfs_cache_drop_prefix(c, prefix);
+	if (!d || !(d->prefix = strdup(prefix))) {
+		free(d);
+		return;     /* dropped at least: the TTL bounds the rest */
+	}
+	d->until = cfs_monotonic() + CFS_DOUBT_SECONDS;
+	pthread_mutex_lock(&c->lock);
+	d->next = c->doubts;
+	c->doubts = d;
 	pthread_mutex_unlock(&c->lock);
 }
 

@@ -5,6 +5,12 @@
  * to the tree.  Writes go to the open file's buffer; flush (every close)
  * commits a changed buffer through the tree, which validates, sends one
  * request and drops the stale cache entries.
+ *
+ * What the kernel is told is never something a concurrent reader could
+ * take for content: directory entries carry no attributes (the kernel
+ * asks for each name's exact ones), and API files are opened with
+ * direct_io, so every read is served from the one version its open file
+ * holds and two versions never share cached pages.
  */
 #define _GNU_SOURCE
 #include "fs.h"
@@ -19,6 +25,7 @@
 #include <sys/statvfs.h>
 
 #include "hashmap.h"
+#include "http.h"
 #include "logs.h"
 #include "overlay.h"
 #include "tree.h"
@@ -29,8 +36,16 @@ struct live {
 	int opens;
 };
 
+/* One path's writers take turns (gate_enter / gate_leave). */
+struct gate {
+	int held;
+	int waiters;
+};
+
 /* What an open file holds on to: exactly one of content, temp, buffer. */
 struct open_file {
+	struct open_file *prev;     /* every open file, for shutdown */
+	struct open_file *next;
 	pthread_mutex_t lock;
 	struct cfs_blob *content;   /* an API file opened for reading */
 	time_t mtime;
@@ -42,8 +57,11 @@ struct open_file {
 	int dirty;                  /* bytes written since the last commit */
 	int truncated;              /* opened with O_TRUNC, nothing sent yet */
 	int append;
+	int failed;                 /* a write failed: -errno at every close,
+				     * and nothing is ever sent */
 	struct cfs_buf buf;
 	char *path;
+	char *gate;                 /* the path whose writers' turn it holds */
 };
 
 static struct cfs_fs *fs_ctx(void)
@@ -66,14 +84,9 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
 	(void)conn;
 	/*
-	 * The kernel looks names up one at a time per directory, so a
-	 * lookup that fetched content would serialize parallel readers.
-	 * readdir therefore hands out entries (READDIRPLUS) carrying only
-	 * their type, and attributes are never cached in the kernel: every
-	 * stat becomes a per-file GETATTR, answered from our cache with the
-	 * exact size, and those run in parallel.  Without auto_cache or
-	 * keep_cache every open drops the kernel's page cache, so a read
-	 * never shows bytes older than our cache's.
+	 * Attributes are never cached in the kernel: every stat becomes a
+	 * GETATTR, answered from our cache with the exact size of the
+	 * version a read would return now.
 	 */
 	cfg->entry_timeout = 1.0;
 	cfg->attr_timeout = 0;
@@ -85,6 +98,7 @@ static void fill_stat(const struct cfs_fs *fs, enum cfs_kind kind,
 		      int writable, off_t size, time_t mtime, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
+	writable = writable && !fs->ro;
 	switch (kind) {
 	case CFS_DIR:
 		st->st_mode = S_IFDIR | (writable ? 0755 : 0555);
@@ -111,38 +125,47 @@ static void fill_stat(const struct cfs_fs *fs, enum cfs_kind kind,
 int cfs_fs_init(struct cfs_fs *fs)
 {
 	fs->live = cfs_hashmap_new();
-	if (!fs->live)
+	fs->gates = cfs_hashmap_new();
+	if (!fs->live || !fs->gates) {
+		cfs_hashmap_free(fs->live, NULL);
+		cfs_hashmap_free(fs->gates, NULL);
+		fs->live = fs->gates = NULL;
 		return -ENOMEM;
+	}
 	pthread_mutex_init(&fs->live_lock, NULL);
+	pthread_mutex_init(&fs->gate_lock, NULL);
+	pthread_cond_init(&fs->gate_cv, NULL);
+	pthread_mutex_init(&fs->open_lock, NULL);
 	return 0;
 }
 
-static int stop_live(const char *key, void *value, void *arg)
-{
-	struct live *l = value;
-
-	(void)key;
-	(void)arg;
-	cfs_follow_stop(l->follow);
-	free(l);
-	return 1;
-}
+static void of_free(struct cfs_fs *fs, struct open_file *of);
+static void live_detach(struct cfs_fs *fs, const char *path, struct live *l);
 
 void cfs_fs_shutdown(struct cfs_fs *fs)
 {
+	struct open_file *of;
+
 	if (!fs->live)
 		return;
-	pthread_mutex_lock(&fs->live_lock);
-	cfs_hashmap_filter(fs->live, stop_live, NULL);
-	pthread_mutex_unlock(&fs->live_lock);
+	/* the loop is over: no operation runs any more, no lock is needed */
+	while ((of = fs->open_files) != NULL) {
+		if (of->live)
+			live_detach(fs, of->path, of->live);
+		of_free(fs, of);
+	}
 }
 
 void cfs_fs_destroy(struct cfs_fs *fs)
 {
 	if (!fs->live)
 		return;
-	cfs_hashmap_free(fs->live, NULL);   /* every open was released */
+	cfs_hashmap_free(fs->live, NULL);   /* shutdown stopped them all */
+	cfs_hashmap_free(fs->gates, free);
 	pthread_mutex_destroy(&fs->live_lock);
+	pthread_mutex_destroy(&fs->gate_lock);
+	pthread_cond_destroy(&fs->gate_cv);
+	pthread_mutex_destroy(&fs->open_lock);
 }
 
 /* The follower of path, started for the first open. */
@@ -173,9 +196,8 @@ static struct live *live_attach(const char *path, const struct cfs_node *n)
 	return l;
 }
 
-static void live_detach(const char *path, struct live *l)
+static void live_detach(struct cfs_fs *fs, const char *path, struct live *l)
 {
-	struct cfs_fs *fs = fs_ctx();
 	int last;
 
 	pthread_mutex_lock(&fs->live_lock);
@@ -264,89 +286,222 @@ static int fs_getattr(const char *path, struct stat *st,
 }
 
 /*
- * Entries carry their offset (1, 2, ...): only then does libfuse reply to
- * READDIRPLUS with real entry timeouts; from a buffered (offset 0) fill it
- * replies with zero timeouts and the kernel looks every name up again.
+ * readdir
+ *
+ * The kernel looks the names of one directory up one at a time, so
+ * readers of several files whose sizes need a request each (invoice
+ * PDFs: the size is in the bytes) would wait for one another.  readdir
+ * therefore works out, in parallel, the attributes of a batch of entries
+ * and hands them out with the entries (READDIRPLUS): exact sizes, the
+ * ones a stat or a read would give now.  What that costs is the route's
+ * (enum cfs_cost): nothing for what the listing holds, a request for
+ * invoice documents, only what is cached for other fetched files.
+ * Entries it cannot vouch for go out without attributes (and without
+ * FUSE_FILL_DIR_PLUS), never with made-up ones: a READDIRPLUS size sets
+ * the size of an inode a reader may be using.
  */
-struct dir_fill {
-	void *buf;
-	fuse_fill_dir_t filler;
-	enum fuse_fill_dir_flags plus;
+#define DIR_BATCH 64            /* entries worked out per round */
+#define DIR_WORKERS 8           /* at most in parallel (max_conns' default) */
+
+struct dir_entry {
+	char *name;
+	enum cfs_kind kind;
+	enum cfs_cost cost;
+	int known;                  /* st is exact */
+	struct stat st;
+};
+
+struct dir_list {
+	struct cfs_fs *fs;
 	const char *dir;
-	off_t from;                 /* entries up to this one were sent */
-	off_t next;
+	struct dir_entry *e;
+	size_t n;
+	size_t cap;
 	struct cfs_hashmap *seen;   /* two items may share a by-name name */
 };
 
-/* Returns 1 once the kernel's buffer is full. */
-static int emit_entry(void *arg, const char *name, enum cfs_kind kind)
+static int list_add(struct dir_list *l, const char *name, enum cfs_kind kind,
+		    enum cfs_cost cost)
 {
-	struct dir_fill *d = arg;
-	struct stat st;
 	char path[4096];
+	struct dir_entry *e;
 
-	if (cfs_hashmap_get(d->seen, name))
+	if (cfs_hashmap_get(l->seen, name))
 		return 0;
-	if (cfs_hashmap_put(d->seen, name, d, NULL) != 0)
+	if (cfs_hashmap_put(l->seen, name, l, NULL) != 0)
 		return -ENOMEM;
-	snprintf(path, sizeof(path), "%s%s%s", d->dir, *d->dir ? "/" : "",
+	snprintf(path, sizeof(path), "%s%s%s", l->dir, *l->dir ? "/" : "",
 		 name);
-	if (cfs_overlay_hidden(fs_ctx()->overlay, path))
+	if (cfs_overlay_hidden(l->fs->overlay, path))
 		return 0;
-	if (++d->next <= d->from)
-		return 0;
-	/* only the type: attr_timeout 0 makes the kernel ask for the rest */
-	fill_stat(fs_ctx(), kind, 0, 0, 0, &st);
-	return d->filler(d->buf, name, &st, d->next, d->plus) ? 1 : 0;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 32;
+
+		e = realloc(l->e, cap * sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		l->e = e;
+		l->cap = cap;
+	}
+	e = &l->e[l->n];
+	memset(e, 0, sizeof(*e));
+	e->name = strdup(name);
+	if (!e->name)
+		return -ENOMEM;
+	e->kind = kind;
+	e->cost = cost;
+	l->n++;
+	return 0;
 }
 
-static int emit_temp(void *arg, const char *name)
+static int add_listed(void *arg, const char *name, enum cfs_kind kind,
+		      enum cfs_cost cost)
 {
-	return emit_entry(arg, name, CFS_FILE);
+	return list_add(arg, name, kind, cost);
+}
+
+/* Temporary files: their attributes change with every write. */
+static int add_temp(void *arg, const char *name)
+{
+	return list_add(arg, name, CFS_FILE, CFS_COST_STREAM);
+}
+
+static void list_free(struct dir_list *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->e[i].name);
+	free(l->e);
+	cfs_hashmap_free(l->seen, NULL);
+}
+
+static void entry_stat(struct cfs_fs *fs, const char *dir,
+		       struct dir_entry *e)
+{
+	struct cfs_node n;
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s%s%s", dir, *dir ? "/" : "", e->name);
+	if ((e->cost == CFS_COST_CACHED
+		     ? cfs_tree_node_cached(fs->tree, path, &n)
+		     : cfs_tree_node(fs->tree, path, &n)) != 0)
+		return;
+	fill_stat(fs, n.kind, n.writable,
+		  n.kind == CFS_FILE ? (off_t)n.content->len
+		  : n.kind == CFS_LINK ? (off_t)strlen(n.link) : 0,
+		  n.mtime, &e->st);
+	e->known = 1;
+	cfs_node_clear(&n);
+}
+
+/* Entries [next, end) of a batch, shared by its workers. */
+struct dir_batch {
+	struct dir_list *l;
+	size_t next;                /* atomic */
+	size_t end;
+};
+
+static void *stat_worker(void *arg)
+{
+	struct dir_batch *b = arg;
+	size_t i;
+
+	while ((i = __atomic_fetch_add(&b->next, 1, __ATOMIC_RELAXED)) <
+	       b->end) {
+		struct dir_entry *e = &b->l->e[i];
+
+		if (e->cost != CFS_COST_STREAM)
+			entry_stat(b->l->fs, b->l->dir, e);
+	}
+	return NULL;
+}
+
+static void stat_batch(struct dir_list *l, size_t from, size_t end)
+{
+	struct dir_batch b = { l, from, end };
+	pthread_t workers[DIR_WORKERS];
+	size_t started = 0;
+	size_t want = end - from < DIR_WORKERS ? end - from : DIR_WORKERS;
+
+	while (started + 1 < want &&
+	       pthread_create(&workers[started], NULL, stat_worker, &b) == 0)
+		started++;
+	stat_worker(&b);
+	while (started)
+		pthread_join(workers[--started], NULL);
 }
 
 static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 		      off_t offset, struct fuse_file_info *fi,
 		      enum fuse_readdir_flags flags)
 {
-	struct dir_fill d = { buf, filler,
-			      (flags & FUSE_READDIR_PLUS) ? FUSE_FILL_DIR_PLUS
-							  : 0,
-			      rel(path), offset, 0, cfs_hashmap_new() };
+	struct dir_list l = { fs_ctx(), rel(path), NULL, 0, 0,
+			      cfs_hashmap_new() };
+	size_t i;
 	int rc;
 
 	(void)fi;
-	if (!d.seen)
+	if (!l.seen)
 		return -ENOMEM;
-	rc = emit_entry(&d, ".", CFS_DIR);
+	/* "." and "..": the kernel knows them, and ".." is not ours */
+	rc = list_add(&l, ".", CFS_DIR, CFS_COST_STREAM);
 	if (!rc)
-		rc = emit_entry(&d, "..", CFS_DIR);
+		rc = list_add(&l, "..", CFS_DIR, CFS_COST_STREAM);
 	if (!rc)
-		rc = cfs_tree_readdir(fs_ctx()->tree, rel(path), emit_entry,
-				      &d);
+		rc = cfs_tree_readdir(l.fs->tree, l.dir, add_listed, &l);
 	if (!rc)
-		rc = cfs_overlay_list(fs_ctx()->overlay, rel(path), emit_temp,
-				      &d);
-	cfs_hashmap_free(d.seen, NULL);
-	return rc < 0 ? rc : 0;
+		rc = cfs_overlay_list(l.fs->overlay, l.dir, add_temp, &l);
+	/* offsets are 1, 2, ...: a large directory takes several calls */
+	for (i = (size_t)offset; !rc && i < l.n; i++) {
+		struct dir_entry *e = &l.e[i];
+
+		if ((i - (size_t)offset) % DIR_BATCH == 0 &&
+		    (flags & FUSE_READDIR_PLUS))
+			stat_batch(&l, i, i + DIR_BATCH < l.n ? i + DIR_BATCH
+							     : l.n);
+		if (!e->known)
+			fill_stat(l.fs, e->kind, 0, 0, 0, &e->st);
+		if (filler(buf, e->name, &e->st, (off_t)i + 1,
+			   e->known ? FUSE_FILL_DIR_PLUS : 0))
+			break;
+	}
+	list_free(&l);
+	return rc;
 }
 
-static struct open_file *of_new(void)
+static struct open_file *of_new(struct cfs_fs *fs)
 {
 	struct open_file *of = calloc(1, sizeof(*of));
 
-	if (of)
-		pthread_mutex_init(&of->lock, NULL);
+	if (!of)
+		return NULL;
+	pthread_mutex_init(&of->lock, NULL);
+	pthread_mutex_lock(&fs->open_lock);
+	of->next = fs->open_files;
+	if (of->next)
+		of->next->prev = of;
+	fs->open_files = of;
+	pthread_mutex_unlock(&fs->open_lock);
 	return of;
 }
 
-static void of_free(struct open_file *of)
+static void of_free(struct cfs_fs *fs, struct open_file *of)
 {
+	pthread_mutex_lock(&fs->open_lock);
+	if (of->prev)
+		of->prev->next = of->next;
+	else
+		fs->open_files = of->next;
+	if (of->next)
+		of->next->prev = of->prev;
+	pthread_mutex_unlock(&fs->open_lock);
 	cfs_blob_unref(of->content);
 	cfs_temp_unref(of->temp);
 	cfs_buf_free(&of->buf);
 	free(of->creating);
 	free(of->path);
+	free(of->gate);
 	pthread_mutex_destroy(&of->lock);
 	free(of);
 }
@@ -354,6 +509,82 @@ static void of_free(struct open_file *of)
 static int of_attach(struct open_file *of, struct fuse_file_info *fi)
 {
 	fi->fh = (uint64_t)(uintptr_t)of;
+	return 0;
+}
+
+/* ---- writers of one path take turns ------------------------------- */
+
+static void deadline_after(unsigned int seconds, struct timespec *until)
+{
+	clock_gettime(CLOCK_REALTIME, until);
+	until->tv_sec += (time_t)seconds;
+}
+
+/*
+ * Waits for path's writers before this one, at most the HTTP timeout: a
+ * writer that keeps the file open longer makes the others fail with
+ * EBUSY rather than hang.
+ */
+static int gate_enter(struct cfs_fs *fs, const char *path)
+{
+	struct timespec until;
+	struct gate *g;
+	int rc = 0;
+
+	deadline_after(cfs_http_timeout(fs->http), &until);
+	pthread_mutex_lock(&fs->gate_lock);
+	g = cfs_hashmap_get(fs->gates, path);
+	if (!g) {
+		g = calloc(1, sizeof(*g));
+		if (!g || cfs_hashmap_put(fs->gates, path, g, NULL) != 0) {
+			free(g);
+			rc = -ENOMEM;
+			goto out;
+		}
+	}
+	g->waiters++;
+	while (g->held && rc == 0)
+		if (pthread_cond_timedwait(&fs->gate_cv, &fs->gate_lock,
+					   &until) == ETIMEDOUT && g->held)
+			rc = -EBUSY;
+	g->waiters--;
+	if (rc == 0)
+		g->held = 1;
+	else if (!g->held && !g->waiters)
+		free(cfs_hashmap_remove(fs->gates, path));
+out:
+	pthread_mutex_unlock(&fs->gate_lock);
+	return rc;
+}
+
+static void gate_leave(struct cfs_fs *fs, const char *path)
+{
+	struct gate *g;
+
+	pthread_mutex_lock(&fs->gate_lock);
+	g = cfs_hashmap_get(fs->gates, path);
+	if (g) {
+		g->held = 0;
+		if (!g->waiters)
+			free(cfs_hashmap_remove(fs->gates, path));
+	}
+	pthread_cond_broadcast(&fs->gate_cv);
+	pthread_mutex_unlock(&fs->gate_lock);
+}
+
+/* The open file takes path's turn; gate_leave at its release. */
+static int of_take_turn(struct cfs_fs *fs, struct open_file *of,
+			const char *path)
+{
+	int rc = gate_enter(fs, path);
+
+	if (rc)
+		return rc;
+	of->gate = strdup(path);
+	if (!of->gate) {
+		gate_leave(fs, path);
+		return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -371,7 +602,40 @@ static int of_start_writing(struct open_file *of, const char *path,
 		of->truncated = 1;  /* emptying it is a change too */
 		return 0;
 	}
+	if (current->len > fs_ctx()->write_max)
+		return -EFBIG;
 	return cfs_buf_append(&of->buf, current->data, current->len);
+}
+
+/* Opening an API file to write it: after the writers before us, so that
+ * the content it starts from is theirs. */
+static int open_for_writing(struct cfs_fs *fs, struct open_file *of,
+			    const char *path, int flags)
+{
+	struct cfs_node n;
+	int rc = of_take_turn(fs, of, path);
+
+	if (rc)
+		return rc;
+	rc = cfs_tree_node(fs->tree, path, &n);
+	if (rc)
+		return rc;
+	rc = n.kind == CFS_FILE && n.takes_writes
+		     ? of_start_writing(of, path, n.content, flags)
+		     : -EACCES;
+	cfs_node_clear(&n);
+	return rc;
+}
+
+static int open_temp(struct open_file *of, struct fuse_file_info *fi)
+{
+	if (fi->flags & O_TRUNC) {
+		pthread_mutex_lock(&of->temp->lock);
+		of->temp->data.len = 0;
+		pthread_mutex_unlock(&of->temp->lock);
+	}
+	of->append = (fi->flags & O_APPEND) != 0;
+	return of_attach(of, fi);
 }
 
 static int fs_open(const char *path, struct fuse_file_info *fi)
@@ -382,19 +646,12 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 	struct cfs_node n;
 	int rc;
 
-	of = of_new();
+	of = of_new(fs);
 	if (!of)
 		return -ENOMEM;
 	of->temp = cfs_overlay_temp(fs->overlay, rel(path));
-	if (of->temp) {
-		if (fi->flags & O_TRUNC) {
-			pthread_mutex_lock(&of->temp->lock);
-			of->temp->data.len = 0;
-			pthread_mutex_unlock(&of->temp->lock);
-		}
-		of->append = (fi->flags & O_APPEND) != 0;
-		return of_attach(of, fi);
-	}
+	if (of->temp)
+		return open_temp(of, fi);
 	rc = cfs_overlay_hidden(fs->overlay, rel(path))
 		     ? -ENOENT
 		     : cfs_tree_node(fs->tree, rel(path), &n);
@@ -405,13 +662,13 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 	else if (wants_write && !n.takes_writes)
 		rc = -EACCES;
 	else if (wants_write)
-		rc = of_start_writing(of, rel(path), n.content, fi->flags);
-	if (!rc && !wants_write && n.follow) {
+		rc = open_for_writing(fs, of, rel(path), fi->flags);
+	else if (n.follow) {
 		of->live = live_attach(rel(path), &n);
 		of->path = strdup(rel(path));
 		if (!of->live || !of->path)
 			rc = -ENOMEM;
-	} else if (!rc && !wants_write) {
+	} else {
 		of->content = cfs_blob_ref(n.content);
 		of->mtime = n.mtime;
 		of->writable = n.writable;
@@ -419,16 +676,19 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 	cfs_node_clear(&n);
 	if (rc)
 		goto fail;
+	fi->direct_io = 1;
 	return of_attach(of, fi);
 fail:
-	of_free(of);
+	if (of->gate)
+		gate_leave(fs, of->gate);
+	of_free(fs, of);
 	return rc;
 }
 
 static int fs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
 	struct cfs_fs *fs = fs_ctx();
-	struct open_file *of = of_new();
+	struct open_file *of = of_new(fs);
 	int rc;
 
 	(void)mode;
@@ -437,8 +697,12 @@ static int fs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	switch (cfs_tree_classify(fs->tree, rel(path))) {
 	case CFS_ENTRY_WRITABLE:
 		/* recreated after unlink or rename-away (perl -pi, vim) */
+		rc = of_take_turn(fs, of, rel(path));
+		if (rc)
+			break;
 		cfs_overlay_unhide(fs->overlay, rel(path));
 		rc = of_start_writing(of, rel(path), NULL, fi->flags);
+		fi->direct_io = 1;
 		break;
 	case CFS_ENTRY_NEW:
 		/* visible by path while written, like a local file */
@@ -458,7 +722,9 @@ static int fs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 		break;
 	}
 	if (rc) {
-		of_free(of);
+		if (of->gate)
+			gate_leave(fs, of->gate);
+		of_free(fs, of);
 		return rc;
 	}
 	return of_attach(of, fi);
@@ -500,93 +766,165 @@ static int fs_read(const char *path, char *buf, size_t size, off_t off,
 	return n;
 }
 
-/* Grows (zero-filled) or shrinks b to len bytes. */
-static int buf_resize(struct cfs_buf *b, size_t len)
+/*
+ * Grows (zero-filled) or shrinks b to len bytes; a length past max is
+ * EFBIG before anything is allocated.
+ */
+static int buf_resize(struct cfs_buf *b, size_t len, size_t max)
 {
-	if (len > b->len) {
-		size_t gap = len - b->len;
-		char *zeros = calloc(1, gap);
-		int rc;
+	size_t old = b->len;
 
-		if (!zeros)
-			return -ENOMEM;
-		rc = cfs_buf_append(b, zeros, gap);
-		free(zeros);
-		return rc;
+	if (len > max)
+		return -EFBIG;
+	if (len <= old) {
+		b->len = len;
+		if (b->data)
+			b->data[len] = '\0';
+		return 0;
 	}
+	if (b->cap < len + 1) {
+		char *p = realloc(b->data, len + 1);
+
+		if (!p)
+			return -ENOMEM;
+		b->data = p;
+		b->cap = len + 1;
+	}
+	memset(b->data + old, 0, len - old + 1);
 	b->len = len;
-	if (b->data)
-		b->data[len] = '\0';
 	return 0;
 }
 
 static int buf_write(struct cfs_buf *b, const char *data, size_t size,
-		     off_t off, int append)
+		     off_t off, int append, size_t max)
 {
 	size_t at = append ? b->len : (size_t)off;
 	int rc = 0;
 
+	if (off < 0 || at > max || size > max - at)
+		return -EFBIG;
 	if (at + size > b->len)
-		rc = buf_resize(b, at + size);
+		rc = buf_resize(b, at + size, max);
 	if (rc)
 		return rc;
 	memcpy(b->data + at, data, size);
 	return (int)size;
 }
 
+/* A failed write leaves the buffer unfit to send: remember why. */
+static int note_failure(struct open_file *of, int rc)
+{
+	if (rc < 0 && of->writing && !of->failed)
+		of->failed = rc;
+	return rc;
+}
+
 static int fs_write(const char *path, const char *data, size_t size,
 		    off_t off, struct fuse_file_info *fi)
 {
 	struct open_file *of = of_of(fi);
+	size_t max = fs_ctx()->write_max;
 	int rc = -EBADF;
 
 	(void)path;
 	pthread_mutex_lock(&of->lock);
 	if (of->temp) {
 		pthread_mutex_lock(&of->temp->lock);
-		rc = buf_write(&of->temp->data, data, size, off, of->append);
+		rc = buf_write(&of->temp->data, data, size, off, of->append,
+			       max);
 		of->temp->mtime = time(NULL);
 		pthread_mutex_unlock(&of->temp->lock);
 		of->dirty = 1;
+	} else if (of->writing && of->failed) {
+		rc = of->failed;
 	} else if (of->writing) {
-		rc = buf_write(&of->buf, data, size, off, of->append);
+		rc = note_failure(of, buf_write(&of->buf, data, size, off,
+						of->append, max));
 		of->dirty = 1;
 	}
 	pthread_mutex_unlock(&of->lock);
 	return rc;
 }
 
-/* Sends a new file's bytes; whatever the outcome its temp goes: the
- * server's state shows from then on. */
-static int commit_creation(struct open_file *of)
+/*
+ * What the next commit sends, taken under of->lock: a copy of the bytes
+ * and the path (or, for a new file, the name it is created under), so
+ * that the request runs without the lock readers and fstat need.
+ */
+struct pending {
+	struct cfs_buf bytes;
+	char *path;
+	int creating;
+};
+
+static int take_pending(struct open_file *of, struct pending *p)
 {
-	struct cfs_fs *fs = fs_ctx();
-	struct cfs_buf b = { 0 };
+	const struct cfs_buf *src = &of->buf;
 	int rc;
 
-	pthread_mutex_lock(&of->temp->lock);
-	rc = cfs_buf_append(&b, of->temp->data.data ? of->temp->data.data
-						    : "",
-			    of->temp->data.len);
-	pthread_mutex_unlock(&of->temp->lock);
-	if (!rc)
-		rc = cfs_tree_commit(fs->tree, of->creating, b.data, b.len);
-	cfs_buf_free(&b);
-	cfs_overlay_unlink(fs->overlay, of->creating);
-	free(of->creating);
-	of->creating = NULL;
+	memset(p, 0, sizeof(*p));
+	if (of->creating) {
+		pthread_mutex_lock(&of->temp->lock);
+		rc = cfs_buf_append(&p->bytes, of->temp->data.data ?: "",
+				    of->temp->data.len);
+		pthread_mutex_unlock(&of->temp->lock);
+		p->path = of->creating;
+		p->creating = 1;
+		of->creating = NULL;
+	} else {
+		rc = cfs_buf_append(&p->bytes, src->data ?: "", src->len);
+		p->path = strdup(of->path);
+		if (!p->path)
+			rc = -ENOMEM;
+	}
 	of->dirty = 0;
+	of->truncated = 0;
 	return rc;
 }
 
-static int commit(struct open_file *of)
+/* Sends p; a new file's temp goes whatever the outcome: the server's
+ * state shows from then on. */
+static int send_pending(struct cfs_fs *fs, struct pending *p, int rc)
+{
+	if (!rc)
+		rc = cfs_tree_commit(fs->tree, p->path, p->bytes.data ?: "",
+				     p->bytes.len);
+	if (p->creating)
+		cfs_overlay_unlink(fs->overlay, p->path);
+	cfs_buf_free(&p->bytes);
+	free(p->path);
+	return rc;
+}
+
+/*
+ * Whether a close has something to send: written bytes; at the last close
+ * also a file only emptied by O_TRUNC, or a new file left empty.
+ */
+static int has_pending(const struct open_file *of, int at_release)
 {
 	if (of->creating)
-		return commit_creation(of);
-	of->dirty = 0;
-	of->truncated = 0;
-	return cfs_tree_commit(fs_ctx()->tree, of->path,
-			       of->buf.data ? of->buf.data : "", of->buf.len);
+		return of->dirty || at_release;
+	return of->writing && (of->dirty || (at_release && of->truncated));
+}
+
+/* Sends what of has pending; the errno of the close. */
+static int commit_if_changed(struct cfs_fs *fs, struct open_file *of,
+			     int at_release)
+{
+	struct pending p;
+	int rc = 0;
+
+	pthread_mutex_lock(&of->lock);
+	if (of->failed) {
+		rc = of->failed;
+		of->dirty = of->truncated = 0;
+	} else if (has_pending(of, at_release)) {
+		rc = take_pending(of, &p);
+		pthread_mutex_unlock(&of->lock);
+		return send_pending(fs, &p, rc);
+	}
+	pthread_mutex_unlock(&of->lock);
+	return rc;
 }
 
 /*
@@ -597,15 +935,8 @@ static int commit(struct open_file *of)
  */
 static int fs_flush(const char *path, struct fuse_file_info *fi)
 {
-	struct open_file *of = of_of(fi);
-	int rc = 0;
-
 	(void)path;
-	pthread_mutex_lock(&of->lock);
-	if ((of->writing || of->creating) && of->dirty)
-		rc = commit(of);
-	pthread_mutex_unlock(&of->lock);
-	return rc;
+	return commit_if_changed(fs_ctx(), of_of(fi), 0);
 }
 
 static int fs_fsync(const char *path, int datasync, struct fuse_file_info *fi)
@@ -618,14 +949,17 @@ static int fs_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 
 static int fs_release(const char *path, struct fuse_file_info *fi)
 {
+	struct cfs_fs *fs = fs_ctx();
 	struct open_file *of = of_of(fi);
 
 	(void)path;
-	if (of->creating || (of->writing && (of->dirty || of->truncated)))
-		commit(of);     /* its errno has no one to go to: logged */
+	/* its errno has no one to go to: the failure is logged */
+	commit_if_changed(fs, of, 1);
 	if (of->live)
-		live_detach(of->path, of->live);
-	of_free(of);
+		live_detach(fs, of->path, of->live);
+	if (of->gate)
+		gate_leave(fs, of->gate);
+	of_free(fs, of);
 	return 0;
 }
 
@@ -661,6 +995,18 @@ static int current_bytes(const char *path, struct cfs_buf *out,
 	return rc;
 }
 
+static int resize_temp(struct cfs_temp *temp, off_t size, size_t max)
+{
+	int rc;
+
+	pthread_mutex_lock(&temp->lock);
+	rc = buf_resize(&temp->data, (size_t)size, max);
+	temp->mtime = time(NULL);
+	pthread_mutex_unlock(&temp->lock);
+	return rc;
+}
+
+/* truncate(2) of a path no process holds open: sent at once, in turn. */
 static int truncate_path(const char *path, off_t size)
 {
 	struct cfs_fs *fs = fs_ctx();
@@ -670,20 +1016,22 @@ static int truncate_path(const char *path, off_t size)
 	int rc;
 
 	if (temp) {
-		pthread_mutex_lock(&temp->lock);
-		rc = buf_resize(&temp->data, (size_t)size);
-		pthread_mutex_unlock(&temp->lock);
+		rc = resize_temp(temp, size, fs->write_max);
 		cfs_temp_unref(temp);
 		return rc;
 	}
+	rc = gate_enter(fs, path);
+	if (rc)
+		return rc;
 	rc = current_bytes(path, &b, &takes_writes);
 	if (!rc && !takes_writes)
 		rc = -EACCES;
 	if (!rc)
-		rc = buf_resize(&b, (size_t)size);
+		rc = buf_resize(&b, (size_t)size, fs->write_max);
 	if (!rc)
 		rc = cfs_tree_commit(fs->tree, path, b.data ? b.data : "",
 				     b.len);
+	gate_leave(fs, path);
 	cfs_buf_free(&b);
 	return rc;
 }
@@ -692,17 +1040,18 @@ static int fs_truncate(const char *path, off_t size,
 		       struct fuse_file_info *fi)
 {
 	struct open_file *of = fi && fi->fh ? of_of(fi) : NULL;
+	size_t max = fs_ctx()->write_max;
 	int rc = -EACCES;
 
 	if (!of)
 		return truncate_path(rel(path), size);
 	pthread_mutex_lock(&of->lock);
 	if (of->temp) {
-		pthread_mutex_lock(&of->temp->lock);
-		rc = buf_resize(&of->temp->data, (size_t)size);
-		pthread_mutex_unlock(&of->temp->lock);
+		rc = resize_temp(of->temp, size, max);
+	} else if (of->writing && of->failed) {
+		rc = of->failed;
 	} else if (of->writing) {
-		rc = buf_resize(&of->buf, (size_t)size);
+		rc = note_failure(of, buf_resize(&of->buf, (size_t)size, max));
 		of->truncated = 1;
 	}
 	pthread_mutex_unlock(&of->lock);
@@ -783,9 +1132,13 @@ static int fs_rename(const char *from_abs, const char *to_abs,
 	switch (cfs_tree_classify(fs->tree, to)) {
 	case CFS_ENTRY_WRITABLE:
 	case CFS_ENTRY_NEW:
-		/* replacing a writable file is writing it */
+		/* replacing a writable file is writing it, in its turn */
+		rc = gate_enter(fs, to);
+		if (rc)
+			break;
 		rc = cfs_tree_commit(fs->tree, to, b.data ? b.data : "",
 				     b.len);
+		gate_leave(fs, to);
 		if (!rc) {
 			retire_source(from);
 			cfs_overlay_unhide(fs->overlay, to);
@@ -912,6 +1265,8 @@ static int fs_getxattr(const char *path, const char *name, char *buf,
 	char iso[32];
 	int rc;
 
+	if (is_temp(rel(path)))
+		return -ENODATA;    /* it exists, and holds no attribute */
 	rc = cfs_tree_node(fs_ctx()->tree, rel(path), &n);
 	if (rc)
 		return rc;
@@ -931,6 +1286,8 @@ static int fs_listxattr(const char *path, char *buf, size_t size)
 	size_t i;
 	int rc;
 
+	if (is_temp(rel(path)))
+		return 0;
 	rc = cfs_tree_node(fs_ctx()->tree, rel(path), &n);
 	if (rc)
 		return rc;

@@ -18,6 +18,9 @@
 #define BACKOFF_BASE 0.25       /* seconds before the first retry */
 #define RETRY_AFTER_MAX 30.0    /* a longer wait is not worth blocking on */
 #define BODY_MAX (256u << 20)   /* refuse absurd bodies */
+#define ATTEMPT_MIN 0.5         /* a retry with less time left is pointless */
+#define PROBE_PATH "/"          /* any HTTP answer means the API is back */
+#define PROBE_TIMEOUT 5.0
 
 struct transfer {
 	struct transfer *next;
@@ -28,8 +31,12 @@ struct transfer {
 	struct cfs_buf body;
 	int attempts;
 	int done;
+	int probe;                  /* the worker's own, while the API is down */
+	int answered;               /* the last attempt got an HTTP status */
+	long retry_after;           /* seconds the server asked us to wait */
 	double not_before;          /* monotonic: when a retry may start */
 	double started;
+	double deadline;            /* monotonic: the end of all attempts */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -49,6 +56,15 @@ struct cfs_http {
 	struct transfer *queue;     /* waiting to start, FIFO */
 	struct transfer *delayed;   /* waiting for their backoff */
 	unsigned int active;
+	/* the API is down after CFS_HTTP_DOWN_AFTER attempts in a row got no
+	 * answer; until a probe gets one, requests fail at once */
+	unsigned int unanswered;
+	int down;
+	double next_probe;          /* monotonic */
+	int probing;
+	struct transfer probe;
+	struct cfs_http_request probe_rq;
+	struct cfs_http_response probe_rs;
 };
 
 int cfs_http_status_errno(long status)
@@ -127,6 +143,11 @@ const char *cfs_http_base_url(const struct cfs_http *h)
 	return h->base_url;
 }
 
+unsigned int cfs_http_timeout(const struct cfs_http *h)
+{
+	return h->timeout;
+}
+
 static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 {
 	struct transfer *t = arg;
@@ -149,6 +170,26 @@ static int add_header(struct curl_slist **list, const char *name,
 		return -ENOMEM;
 	*list = l;
 	return 0;
+}
+
+static int retryable_method(const char *m)
+{
+	return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
+}
+
+/*
+ * This attempt's share of the operation's time: at most half the timeout
+ * (so that a timed-out first attempt leaves room for a retry), never
+ * more than what is left.
+ */
+static long attempt_ms(const struct cfs_http *h, const struct transfer *t)
+{
+	double left = t->deadline - cfs_monotonic();
+	double half = t->probe ? left : (double)h->timeout / 2.0;
+
+	if (left > half && t->attempts < CFS_HTTP_ATTEMPTS)
+		left = half;
+	return left > 0.001 ? (long)(left * 1000.0) : 1L;
 }
 
 /* A handle for base_url + path with what every request shares. */
@@ -181,12 +222,21 @@ static int setup_easy(struct cfs_http *h, struct transfer *t)
 	t->errbuf[0] = '\0';
 	curl_easy_setopt(e, CURLOPT_PRIVATE, t);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT, (long)h->timeout);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, attempt_ms(h, t));
 	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
-	if (strcmp(rq->method, "GET") != 0)
+	if (!retryable_method(rq->method)) {
 		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, rq->method);
+		/*
+		 * libcurl sends a request again, unasked, when the kept-alive
+		 * connection it used turns out dead; on a fresh connection
+		 * it cannot, so a write goes out at most once.
+		 */
+		curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+		if (add_header(&t->headers, "Expect", ""))
+			return -ENOMEM;
+	}
 	if (rq->body) {
 		curl_easy_setopt(e, CURLOPT_POSTFIELDS, rq->body);
 		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE,
@@ -269,10 +319,13 @@ static int read_outcome(struct transfer *t, CURLcode cc)
 {
 	struct cfs_http_response *rs = t->rs;
 	const char *ct = NULL;
+	curl_off_t after = 0;
 	json_error_t jerr;
 
 	rs->status = 0;
 	rs->message[0] = rs->request_id[0] = rs->content_type[0] = '\0';
+	t->answered = 0;
+	t->retry_after = 0;
 	if (cc != CURLE_OK) {
 		snprintf(rs->message, sizeof(rs->message), "%s",
 			 t->errbuf[0] ? t->errbuf : curl_easy_strerror(cc));
@@ -280,6 +333,9 @@ static int read_outcome(struct transfer *t, CURLcode cc)
 		return 1;
 	}
 	curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &rs->status);
+	t->answered = rs->status > 0;
+	curl_easy_getinfo(t->easy, CURLINFO_RETRY_AFTER, &after);
+	t->retry_after = (long)after;
 	curl_easy_getinfo(t->easy, CURLINFO_CONTENT_TYPE, &ct);
 	snprintf(rs->content_type, sizeof(rs->content_type), "%s",
 		 ct ? ct : "");
@@ -318,18 +374,11 @@ static int read_outcome(struct transfer *t, CURLcode cc)
 static double retry_delay(const struct transfer *t)
 {
 	double d = BACKOFF_BASE * (double)(1u << (t->attempts - 1));
-	curl_off_t after = 0;
 
 	d *= 0.75 + (double)(rand() % 500) / 1000.0;
-	curl_easy_getinfo(t->easy, CURLINFO_RETRY_AFTER, &after);
-	if (after > 0 && (double)after > d)
-		d = (double)after;
+	if (t->retry_after > 0 && (double)t->retry_after > d)
+		d = (double)t->retry_after;
 	return d;
-}
-
-static int retryable_method(const char *m)
-{
-	return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
 }
 
 static void log_attempt(const struct transfer *t, double ms, int retry,
@@ -357,60 +406,155 @@ static void log_attempt(const struct transfer *t, double ms, int retry,
 			  t->rq->path, delay);
 }
 
-/* Called by the worker with h->lock held. */
+/* Another attempt, if the outcome is worth one and time is left; lock
+ * held. */
+static int should_retry(const struct cfs_http *h, const struct transfer *t,
+			int worth_it, double *delay)
+{
+	if (!worth_it || !retryable_method(t->rq->method) || t->probe ||
+	    t->attempts >= CFS_HTTP_ATTEMPTS || h->stopping || h->down)
+		return 0;
+	*delay = retry_delay(t);
+	return *delay <= RETRY_AFTER_MAX &&
+	       cfs_monotonic() + *delay + ATTEMPT_MIN <= t->deadline;
+}
+
+/* Counts attempts without an answer; lock held.  1 when the API just
+ * went down or came back, for the caller to say so. */
+static int note_answer(struct cfs_http *h, int answered)
+{
+	if (answered) {
+		h->unanswered = 0;
+		if (!h->down)
+			return 0;
+		h->down = 0;
+		return 1;
+	}
+	if (h->down || ++h->unanswered < CFS_HTTP_DOWN_AFTER)
+		return 0;
+	h->down = 1;
+	h->next_probe = cfs_monotonic() + CFS_HTTP_PROBE_EVERY;
+	return 1;
+}
+
+static void say_api_state(const struct cfs_http *h, int down)
+{
+	if (down)
+		cfs_warn("%s does not answer: requests fail at once (last good "
+			 "copies are served) until it answers again",
+			 h->base_url);
+	else
+		cfs_warn("%s answers again", h->base_url);
+}
+
+static void probe_done(struct cfs_http *h)
+{
+	cfs_http_response_clear(&h->probe_rs);
+	h->probing = 0;
+	h->next_probe = cfs_monotonic() + CFS_HTTP_PROBE_EVERY;
+}
+
+/*
+ * A finished attempt, outside h->lock: the body is parsed and the line
+ * logged first, then the transfer is either put back for a retry or
+ * handed to its waiter.
+ */
 static void finish_transfer(struct cfs_http *h, struct transfer *t,
 			    CURLcode cc)
 {
 	double ms = (cfs_monotonic() - t->started) * 1000.0;
-	int retry = read_outcome(t, cc);
+	int worth_it = read_outcome(t, cc);
 	double delay = 0;
+	int changed;
+	int retry;
+	int down;
 
-	retry = retry && retryable_method(t->rq->method) &&
-		t->attempts < CFS_HTTP_ATTEMPTS && !h->stopping;
-	if (retry) {
-		delay = retry_delay(t);
-		retry = delay <= RETRY_AFTER_MAX;
-	}
-	log_attempt(t, ms, retry, delay);
 	curl_multi_remove_handle(h->multi, t->easy);
+	pthread_mutex_lock(&h->lock);
+	changed = note_answer(h, t->answered);
+	down = h->down;
+	retry = should_retry(h, t, worth_it, &delay);
+	pthread_mutex_unlock(&h->lock);
+	if (!t->probe)
+		log_attempt(t, ms, retry, delay);
+	if (changed)
+		say_api_state(h, down);
 	release_easy(t);
+	cfs_buf_free(&t->body);
+	pthread_mutex_lock(&h->lock);
 	h->active--;
-	if (retry) {
-		cfs_buf_free(&t->body);
+	if (t->probe) {
+		probe_done(h);
+	} else if (retry) {
 		t->not_before = cfs_monotonic() + delay;
 		t->next = h->delayed;
 		h->delayed = t;
+	} else {
+		t->done = 1;
+		pthread_cond_broadcast(&h->done_cv);
+	}
+	pthread_mutex_unlock(&h->lock);
+}
+
+static void fail_transfer(struct cfs_http *h, struct transfer *t, int err,
+			  const char *why)
+{
+	release_easy(t);
+	t->rs->err = err;
+	snprintf(t->rs->message, sizeof(t->rs->message), "%s", why);
+	if (t->probe) {
+		probe_done(h);
 		return;
 	}
-	cfs_buf_free(&t->body);
 	t->done = 1;
 	pthread_cond_broadcast(&h->done_cv);
 }
 
-static void fail_transfer(struct cfs_http *h, struct transfer *t, int err)
+static int start_one(struct cfs_http *h, struct transfer *t)
 {
-	release_easy(t);
-	t->rs->err = err;
-	snprintf(t->rs->message, sizeof(t->rs->message), "%s",
-		 strerror(-err));
-	t->done = 1;
-	pthread_cond_broadcast(&h->done_cv);
+	t->attempts++;
+	t->started = cfs_monotonic();
+	if (t->attempts == 1)
+		t->deadline = t->started + (t->probe ? PROBE_TIMEOUT
+						     : (double)h->timeout);
+	if (setup_easy(h, t) ||
+	    curl_multi_add_handle(h->multi, t->easy) != CURLM_OK)
+		return -ENOMEM;
+	h->active++;
+	return 0;
+}
+
+/* While the API is down, a probe every CFS_HTTP_PROBE_EVERY seconds. */
+static void start_probe(struct cfs_http *h)
+{
+	struct transfer *t = &h->probe;
+
+	if (!h->down || h->probing || h->stopping ||
+	    cfs_monotonic() < h->next_probe)
+		return;
+	memset(t, 0, sizeof(*t));
+	h->probe_rq = (struct cfs_http_request){ .method = "GET",
+						 .path = PROBE_PATH };
+	memset(&h->probe_rs, 0, sizeof(h->probe_rs));
+	t->rq = &h->probe_rq;
+	t->rs = &h->probe_rs;
+	t->probe = 1;
+	h->probing = 1;
+	if (start_one(h, t) != 0)
+		fail_transfer(h, t, -ENOMEM, strerror(ENOMEM));
 }
 
 static void start_ready(struct cfs_http *h)
 {
-	while (h->queue && h->active < h->max_conns) {
+	start_probe(h);
+	while (h->queue && (h->down || h->active < h->max_conns)) {
 		struct transfer *t = h->queue;
 
 		h->queue = t->next;
-		t->attempts++;
-		t->started = cfs_monotonic();
-		if (setup_easy(h, t) ||
-		    curl_multi_add_handle(h->multi, t->easy) != CURLM_OK) {
-			fail_transfer(h, t, -ENOMEM);
-			continue;
-		}
-		h->active++;
+		if (h->down)
+			fail_transfer(h, t, -EIO, "the API does not answer");
+		else if (start_one(h, t) != 0)
+			fail_transfer(h, t, -ENOMEM, strerror(ENOMEM));
 	}
 }
 
@@ -424,7 +568,8 @@ static void enqueue_tail(struct cfs_http *h, struct transfer *t)
 	*p = t;
 }
 
-/* Moves due retries to the queue; returns ms until the next one is due. */
+/* Moves due retries to the queue; returns ms until the next one is due
+ * (or the next probe). */
 static long release_due(struct cfs_http *h)
 {
 	struct transfer **p = &h->delayed;
@@ -434,7 +579,7 @@ static long release_due(struct cfs_http *h)
 	while (*p) {
 		struct transfer *t = *p;
 
-		if (t->not_before <= now || h->stopping) {
+		if (t->not_before <= now || h->stopping || h->down) {
 			*p = t->next;
 			enqueue_tail(h, t);
 			continue;
@@ -443,9 +588,15 @@ static long release_due(struct cfs_http *h)
 			wait = (long)((t->not_before - now) * 1000.0) + 1;
 		p = &t->next;
 	}
+	if (h->down && !h->probing && (h->next_probe - now) * 1000.0 <
+					      (double)wait)
+		wait = h->next_probe > now
+			       ? (long)((h->next_probe - now) * 1000.0) + 1
+			       : 0;
 	return wait;
 }
 
+/* The worker alone touches the multi handle: no lock needed for it. */
 static void collect_finished(struct cfs_http *h)
 {
 	CURLMsg *msg;
@@ -461,6 +612,12 @@ static void collect_finished(struct cfs_http *h)
 	}
 }
 
+static int worker_busy(const struct cfs_http *h)
+{
+	return !h->stopping || h->queue || h->delayed || h->active ||
+	       h->probing;
+}
+
 static void *worker_main(void *arg)
 {
 	struct cfs_http *h = arg;
@@ -468,16 +625,16 @@ static void *worker_main(void *arg)
 	long wait;
 
 	pthread_mutex_lock(&h->lock);
-	while (!h->stopping || h->queue || h->delayed || h->active) {
+	while (worker_busy(h)) {
 		release_due(h);
 		start_ready(h);
 		pthread_mutex_unlock(&h->lock);
 		curl_multi_perform(h->multi, &still);
-		pthread_mutex_lock(&h->lock);
 		collect_finished(h);
+		pthread_mutex_lock(&h->lock);
 		/* after collecting: a retry just scheduled sets the wait */
 		wait = release_due(h);
-		if (h->queue && h->active < h->max_conns)
+		if (h->queue && (h->down || h->active < h->max_conns))
 			continue;
 		pthread_mutex_unlock(&h->lock);
 		curl_multi_poll(h->multi, NULL, 0, (int)wait, NULL);
@@ -583,10 +740,15 @@ struct stream {
 	CURL *easy;
 	cfs_http_data_fn on_data;
 	void *arg;
-	const volatile int *stop;
+	const int *stop;
 	struct cfs_buf error_body;
 	int handed_over;            /* on_data asked to stop */
 };
+
+static int stop_asked(const struct stream *st)
+{
+	return st->stop && __atomic_load_n(st->stop, __ATOMIC_ACQUIRE);
+}
 
 static size_t on_stream_data(char *data, size_t size, size_t nmemb,
 			     void *arg)
@@ -617,7 +779,7 @@ static int on_stream_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 	(void)dlnow;
 	(void)ultotal;
 	(void)ulnow;
-	return st->stop && *st->stop;
+	return stop_asked(st);
 }
 
 static void read_stream_outcome(struct stream *st, CURLcode cc,
@@ -639,16 +801,40 @@ static void read_stream_outcome(struct stream *st, CURLcode cc,
 		return;
 	}
 	if (cc != CURLE_OK && !st->handed_over &&
-	    !(cc == CURLE_ABORTED_BY_CALLBACK && st->stop && *st->stop)) {
+	    !(cc == CURLE_ABORTED_BY_CALLBACK && stop_asked(st))) {
 		rs->err = -EIO;
 		snprintf(rs->message, sizeof(rs->message), "%s",
 			 curl_easy_strerror(cc));
 	}
 }
 
+/* Streams count towards the API being down, and fail at once while it is. */
+static int api_down(struct cfs_http *h)
+{
+	int down;
+
+	pthread_mutex_lock(&h->lock);
+	down = h->down;
+	pthread_mutex_unlock(&h->lock);
+	return down;
+}
+
+static void note_stream_answer(struct cfs_http *h, int answered)
+{
+	int changed;
+	int down;
+
+	pthread_mutex_lock(&h->lock);
+	changed = note_answer(h, answered);
+	down = h->down;
+	pthread_mutex_unlock(&h->lock);
+	if (changed)
+		say_api_state(h, down);
+}
+
 int cfs_http_stream(struct cfs_http *h, const char *path,
 		    const char *last_event_id, unsigned int idle_seconds,
-		    const volatile int *stop, cfs_http_data_fn on_data,
+		    const int *stop, cfs_http_data_fn on_data,
 		    void *arg, struct cfs_http_response *rs)
 {
 	struct stream st = { .on_data = on_data, .arg = arg, .stop = stop };
@@ -657,6 +843,11 @@ int cfs_http_stream(struct cfs_http *h, const char *path,
 	CURLcode cc;
 
 	memset(rs, 0, sizeof(*rs));
+	if (api_down(h)) {
+		snprintf(rs->message, sizeof(rs->message),
+			 "the API does not answer");
+		return rs->err = -EIO;
+	}
 	st.easy = new_easy(h, path);
 	if (!st.easy)
 		return rs->err = -ENOMEM;
@@ -678,6 +869,8 @@ int cfs_http_stream(struct cfs_http *h, const char *path,
 	curl_easy_setopt(st.easy, CURLOPT_NOPROGRESS, 0L);
 	cc = curl_easy_perform(st.easy);
 	read_stream_outcome(&st, cc, rs);
+	if (!stop_asked(&st))
+		note_stream_answer(h, rs->status > 0);
 	if (rs->err)
 		cfs_warn("GET %s %ld %.0f ms id=%s: %s", path, rs->status,
 			 (cfs_monotonic() - started) * 1000.0,

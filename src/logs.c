@@ -108,7 +108,7 @@ static int on_bytes(void *arg, const char *data, size_t len)
 
 /* One connection; returns rs->err, and r->ended once the stream ended. */
 static int read_stream(struct cfs_http *h, const char *path, struct reader *r,
-		       const volatile int *stop,
+		       const int *stop,
 		       struct cfs_http_response *rs)
 {
 	int rc;
@@ -187,7 +187,7 @@ struct cfs_follow {
 	char *path;
 	char last_id[128];
 	pthread_t thread;
-	volatile int stop;
+	int stop;                   /* atomic: read by the stream's callback */
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	struct cfs_buf window;      /* bytes [base, base + window.len) */
@@ -214,6 +214,11 @@ static int follow_append(struct cfs_follow *f, const char *line, size_t n)
 	return rc;
 }
 
+static int follow_stopping(struct cfs_follow *f)
+{
+	return __atomic_load_n(&f->stop, __ATOMIC_ACQUIRE);
+}
+
 /* Waits up to seconds; returns non-zero once asked to stop. */
 static int follow_sleep(struct cfs_follow *f, double seconds)
 {
@@ -228,10 +233,10 @@ static int follow_sleep(struct cfs_follow *f, double seconds)
 		until.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&f->lock);
-	while (!f->stop &&
+	while (!follow_stopping(f) &&
 	       pthread_cond_timedwait(&f->wake, &f->lock, &until) == 0)
 		;
-	stop = f->stop;
+	stop = follow_stopping(f);
 	pthread_mutex_unlock(&f->lock);
 	return stop;
 }
@@ -246,11 +251,11 @@ static void *follow_main(void *arg)
 	snprintf(r.last_id, sizeof(r.last_id), "%s", f->last_id);
 	if (follow_sleep(f, CFS_FOLLOW_DELAY))
 		return NULL;
-	while (!f->stop) {
+	while (!follow_stopping(f)) {
 		unsigned int before = r.received;
 
 		read_stream(f->http, f->path, &r, &f->stop, &rs);
-		if (f->stop || !resumable(&rs))
+		if (follow_stopping(f) || !resumable(&rs))
 			break;
 		/* a stream that brought events starts the count again */
 		failures = r.received > before ? 0 : failures + 1;
@@ -289,7 +294,7 @@ struct cfs_follow *cfs_follow_start(struct cfs_http *h, const char *path,
 void cfs_follow_stop(struct cfs_follow *f)
 {
 	pthread_mutex_lock(&f->lock);
-	f->stop = 1;
+	__atomic_store_n(&f->stop, 1, __ATOMIC_RELEASE);
 	pthread_cond_broadcast(&f->wake);
 	pthread_mutex_unlock(&f->lock);
 	pthread_join(f->thread, NULL);

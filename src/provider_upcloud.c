@@ -7,11 +7,11 @@
  * current one up to the start of the current hour (so the URL, and with it
  * the cache entry, stays the same for an hour).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "cache.h"
 #include "hashmap.h"
@@ -315,7 +315,10 @@ static int encode_details(const struct cfs_vars *v, const char *data,
 	return rc ? rc : wrap("account", account, body);
 }
 
-/* Calls line_fn for each line; a final newline ends the last line. */
+/*
+ * Calls line_fn for each line; a final newline ends the last line, and a
+ * line may end in CRLF (a file written on Windows), the CR no part of it.
+ */
 static int each_line(const char *data, size_t len,
 		     int (*line_fn)(const char *line, size_t n, void *arg),
 		     void *arg)
@@ -326,21 +329,46 @@ static int each_line(const char *data, size_t len,
 	while (data < end && !rc) {
 		const char *nl = memchr(data, '\n', (size_t)(end - data));
 		size_t n = nl ? (size_t)(nl - data) : (size_t)(end - data);
+		size_t text = n && data[n - 1] == '\r' ? n - 1 : n;
 
 		if (memchr(data, '\0', n))
 			return -EINVAL;
-		rc = line_fn(data, n, arg);
+		rc = line_fn(data, text, arg);
 		data += n + (nl ? 1 : 0);
 	}
 	return rc;
 }
 
+/* What the lines become, and the label keys seen (case-insensitively,
+ * as the API compares them), so that each line costs one lookup. */
+struct lines {
+	json_t *arr;
+	struct cfs_hashmap *keys;
+};
+
+static int key_seen_before(struct cfs_hashmap *keys, const char *key)
+{
+	char *folded = strdup(key);
+	char *c;
+	int rc;
+
+	if (!folded)
+		return -ENOMEM;
+	for (c = folded; *c; c++)
+		*c = (char)tolower((unsigned char)*c);
+	rc = cfs_hashmap_get(keys, folded)
+		     ? 1
+		     : cfs_hashmap_put(keys, folded, keys, NULL);
+	free(folded);
+	return rc;
+}
+
 static int add_label(const char *line, size_t n, void *arg)
 {
-	json_t *labels = arg;
+	struct lines *l = arg;
 	const char *eq = memchr(line, '=', n);
 	json_t *label;
-	size_t i;
+	int rc;
 
 	if (n == 0)
 		return 0;
@@ -350,35 +378,31 @@ static int add_label(const char *line, size_t n, void *arg)
 			  "value", eq + 1, (size_t)(line + n - eq - 1));
 	if (!label)
 		return -EINVAL;     /* not UTF-8 */
-	for (i = 0; i < json_array_size(labels); i++)
-		if (strcasecmp(json_string_value(json_object_get(
-				       json_array_get(labels, i), "key")),
-			       json_string_value(json_object_get(label,
-								 "key"))) ==
-		    0) {
-			json_decref(label);
-			return -EINVAL;     /* a key twice */
-		}
-	return json_array_append_new(labels, label) ? -ENOMEM : 0;
+	rc = key_seen_before(l->keys, json_string_value(json_object_get(
+					      label, "key")));
+	if (rc) {
+		json_decref(label);
+		return rc > 0 ? -EINVAL : rc;       /* a key twice */
+	}
+	return json_array_append_new(l->arr, label) ? -ENOMEM : 0;
 }
 
 /* The array line_fn builds from the lines, or -errno. */
 static int lines_to_array(const char *data, size_t len,
 			  int (*line_fn)(const char *line, size_t n,
-					 void *arr),
+					 void *lines),
 			  json_t **out)
 {
-	json_t *arr = json_array();
-	int rc;
+	struct lines l = { json_array(), cfs_hashmap_new() };
+	int rc = l.arr && l.keys ? each_line(data, len, line_fn, &l)
+				 : -ENOMEM;
 
-	if (!arr)
-		return -ENOMEM;
-	rc = each_line(data, len, line_fn, arr);
+	cfs_hashmap_free(l.keys, NULL);
 	if (rc) {
-		json_decref(arr);
+		json_decref(l.arr);
 		return rc;
 	}
-	*out = arr;
+	*out = l.arr;
 	return 0;
 }
 
@@ -397,6 +421,7 @@ static int encode_labels(const struct cfs_vars *v, const char *data,
 
 static int add_role(const char *line, size_t n, void *arg)
 {
+	struct lines *l = arg;
 	json_t *role;
 
 	if (n == 0)
@@ -404,7 +429,7 @@ static int add_role(const char *line, size_t n, void *arg)
 	role = json_stringn(line, n);
 	if (!role)
 		return -EINVAL;
-	return json_array_append_new(arg, role) ? -ENOMEM : 0;
+	return json_array_append_new(l->arr, role) ? -ENOMEM : 0;
 }
 
 static int encode_roles(const struct cfs_vars *v, const char *data,
@@ -431,6 +456,8 @@ static int encode_field(const struct cfs_vars *v, const char *data,
 	if (!field_modifiable(v))
 		return -EINVAL;
 	if (len && data[len - 1] == '\n')
+		len--;
+	if (len && data[len - 1] == '\r')
 		len--;
 	if (memchr(data, '\n', len) || memchr(data, '\0', len))
 		return -EINVAL;

@@ -1117,6 +1117,17 @@ int cfs_tree_node(struct cfs_tree *t, const char *path, struct cfs_node *out)
 	return rc;
 }
 
+int cfs_tree_node_cached(struct cfs_tree *t, const char *path,
+			 struct cfs_node *out)
+{
+	int rc;
+
+	cfs_cache_local_only(1);
+	rc = cfs_tree_node(t, path, out);
+	cfs_cache_local_only(0);
+	return rc;
+}
+
 void cfs_node_clear(struct cfs_node *n)
 {
 	cfs_blob_unref(n->content);
@@ -1127,6 +1138,20 @@ void cfs_node_clear(struct cfs_node *n)
 }
 
 /* ---- directories --------------------------------------------------- */
+
+/*
+ * Invoice documents are fetched for a listing: their sizes need their
+ * bytes, and they are kept on disk, so that costs one request per
+ * document ever.
+ */
+static enum cfs_cost cost_of(const struct cfs_route *r)
+{
+	if (r->kind != CFS_FILE || !r->get)
+		return CFS_COST_NONE;
+	if (r->flags & CFS_STREAM)
+		return CFS_COST_STREAM;
+	return r->flags & CFS_PERSIST ? CFS_COST_FETCH : CFS_COST_CACHED;
+}
 
 static int emit_listed(struct cfs_tree *t, const struct route_info *child,
 		       const struct cfs_vars *v, cfs_emit_fn emit, void *arg)
@@ -1141,7 +1166,7 @@ static int emit_listed(struct cfs_tree *t, const struct route_info *child,
 	for (i = 0; !rc && i < l.n; i++) {
 		snprintf(name, sizeof(name), "%s%s%s", s->prefix, l.names[i],
 			 s->suffix);
-		rc = emit(arg, name, child->r->kind);
+		rc = emit(arg, name, child->r->kind, cost_of(child->r));
 	}
 	cfs_listing_clear(&l);
 	return rc;
@@ -1171,7 +1196,7 @@ int cfs_tree_readdir(struct cfs_tree *t, const char *path, cfs_emit_fn emit,
 			rc = emit_listed(t, child, &v, emit, arg);
 		else if (only_if_holds(child->r, &v))
 			rc = emit(arg, child->seg[child->nseg - 1].prefix,
-				  child->r->kind);
+				  child->r->kind, cost_of(child->r));
 	}
 out:
 	vars_clear(&v);
@@ -1218,9 +1243,18 @@ enum cfs_entry cfs_tree_classify(struct cfs_tree *t, const char *path)
 	return e;
 }
 
+/*
+ * No answer, a timeout or a 5xx: the server may have applied the write,
+ * or may still apply it.
+ */
+static int outcome_unknown(const struct cfs_http_response *rs)
+{
+	return rs->status == 0 || rs->status == 408 || rs->status >= 500;
+}
+
 /* Forgets every response the write may have changed. */
 static void drop_stale(struct cfs_tree *t, const struct cfs_route *r,
-		       const struct cfs_vars *v)
+		       const struct cfs_vars *v, int doubtful)
 {
 	char *list = r->drops ? strdup(r->drops) : NULL;
 	char *save = NULL;
@@ -1231,7 +1265,9 @@ static void drop_stale(struct cfs_tree *t, const struct cfs_route *r,
 		struct cfs_buf prefix = { 0 };
 
 		if (expand(t, tmpl, v, &prefix) == 0)
-			cfs_cache_drop_prefix(t->cache, prefix.data);
+			(doubtful ? cfs_cache_doubt_prefix
+				  : cfs_cache_drop_prefix)(t->cache,
+							   prefix.data);
 		cfs_buf_free(&prefix);
 	}
 	free(list);
@@ -1261,8 +1297,8 @@ static int send_write(struct cfs_tree *t, const struct cfs_route *r,
 	}
 	rq.path = path.data;
 	rc = cfs_http_perform(cfs_cache_http(t->cache), &rq, &rs);
+	drop_stale(t, r, v, outcome_unknown(&rs));
 	cfs_http_response_clear(&rs);
-	drop_stale(t, r, v);
 out:
 	free(text);
 	cfs_buf_free(&path);

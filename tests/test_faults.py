@@ -101,8 +101,9 @@ def test_retry_after_is_honoured(sim, mount_fs, status):
         assert 1.0 <= gap <= 1.7, f"{gap:.3f} s between attempts, Retry-After: 1"
 
 
-def test_a_slow_answer_times_out_and_is_retried(sim, mount_fs):
-    m = mount_fs("clever", "timeout=1", expect_warnings=True)
+def test_a_slow_answer_times_out_and_is_retried_within_the_timeout(sim, mount_fs):
+    """An attempt may take half the timeout, so a retry still fits in it."""
+    m = mount_fs("clever", "timeout=2", expect_warnings=True)
     sim.fault(match=ZONES_MATCH, kind="slow", delay_ms=3000, times=1)
     path, zone = zone_file(sim, m)
     start = time.monotonic()
@@ -110,8 +111,8 @@ def test_a_slow_answer_times_out_and_is_retried(sim, mount_fs):
     took = time.monotonic() - start
     tries = attempts(sim, ZONES)
     assert len(tries) == 2
-    assert 0.9 <= tries[1]["t_start"] - tries[0]["t_start"] <= 2.5
-    assert took < 2.9, f"the read waited {took:.2f} s for an answer past timeout=1"
+    assert 0.9 <= tries[1]["t_start"] - tries[0]["t_start"] <= 1.9
+    assert took < 2.5, f"the read waited {took:.2f} s for an answer past timeout=2"
 
 
 # -- the budget spent --------------------------------------------------------------------

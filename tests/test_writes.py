@@ -16,6 +16,7 @@ close.
 import errno
 import json
 import os
+import select
 import stat
 import subprocess
 import sys
@@ -802,34 +803,46 @@ except OSError as err:
 """
 
 
-def test_two_processes_writing_labels(sim, upcloud):
+def test_two_processes_writing_labels_take_turns(sim, upcloud):
+    """A second writer waits for the first one's last close, then starts from
+    its result: each sends its own whole content, one after the other."""
     user = labelled_sub(sim)
     path = upcloud.p("accounts", user, "labels")
     contents = ["proc=one\nfirst=aaaa\nsecond=bbbb\n", "proc=two\nthird=cccc\nfourth=dddd\n"]
-    children = [subprocess.Popen([sys.executable, "-c", CHILD, path, c], stdin=subprocess.PIPE,
-                                 stdout=subprocess.PIPE, text=True) for c in contents]
+    children = []
+
+    def start(content):
+        children.append(subprocess.Popen([sys.executable, "-c", CHILD, path, content],
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         text=True))
+        return children[-1]
     try:
-        for child in children:          # both have the file open and half written
-            assert child.stdout.readline().strip() == "ready"
-        for child in children:
-            child.stdin.write("go\n")
-            child.stdin.flush()
-        results = [child.communicate(timeout=30)[0].strip() for child in children]
+        first = start(contents[0])
+        assert first.stdout.readline().strip() == "ready"   # open, half written
+        second = start(contents[1])
+        ready = select.select([second.stdout], [], [], 1.0)[0]
+        assert not ready, "the second writer got in while the first had the file open"
+        first.stdin.write("go\n")
+        first.stdin.flush()
+        assert first.stdout.readline().strip() == "0"
+        assert second.stdout.readline().strip() == "ready"
+        second.stdin.write("go\n")
+        second.stdin.flush()
+        assert second.communicate(timeout=30)[0].strip() == "0"
+        assert first.wait(timeout=30) == 0
     finally:
         for child in children:
             if child.poll() is None:
                 child.kill()
                 child.wait()
-    assert results == ["0", "0"]
     w = sent(sim, 2)
     assert [(r["method"], r["path"]) for r in w] == [("PUT", DETAILS % user)] * 2
     wanted = [[{"key": k, "value": v} for k, v in (line.split("=") for line in c.splitlines())]
               for c in contents]
     bodies = [json.loads(r["body"])["account"]["labels"] for r in w]
-    assert sorted(bodies, key=str) == sorted(wanted, key=str)
-    last = bodies[-1]
-    assert account(sim, user)["labels"] == last
-    assert read(path) == labels_text(last)
+    assert bodies == wanted
+    assert account(sim, user)["labels"] == wanted[1]
+    assert read(path) == labels_text(wanted[1])
 
 
 # -- Clever Cloud: Pulsar storage policies -----------------------------------------------
