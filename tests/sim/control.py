@@ -31,10 +31,14 @@ GET    /_sim/faults       the faults still armed
 POST   /_sim/faults       {"match": regex searched in "path?query", "method"?, "kind":
                            status|reset|truncate|malformed|slow|drop_stream, "status"?,
                            "retry_after"?, "times"? (1; -1 = forever), "delay_ms"?,
-                           "after_events"?, "error_form"? (UpCloud: legacy|problem)}
+                           "after_events"?, "error_form"? (UpCloud: legacy|problem),
+                           "probability"? (1.0; 0 < p <= 1)}
                            Each matching API request uses one "times" of the first
                            matching fault that applies to it: drop_stream applies to
                            SSE streams only, truncate and malformed to other requests only.
+                           With a probability below 1, a matching request draws at random
+                           and the fault applies only if the draw hits; a miss uses up no
+                           "times" and the request goes on to the next armed fault.
 DELETE /_sim/faults       clear all faults
 POST   /_sim/mutate       {"op": "invoice_status", "owner", "number", "status"}
                           {"op": "add_app", "owner", "app": {partial v2 app, id and name}}
@@ -48,6 +52,7 @@ POST   /_sim/reset        seed data again; clears faults, the request log and la
 """
 
 import itertools
+import random
 import re
 import threading
 import time
@@ -103,6 +108,7 @@ class Fault:
     delay_ms: int = 0
     after_events: int = 0
     error_form: str | None = None
+    probability: float = 1.0
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -113,6 +119,8 @@ class Fault:
             raise ValueError("status must be an HTTP status")
         if self.times == 0 or self.times < -1:
             raise ValueError("times must be -1 (forever) or >= 1")
+        if type(self.probability) not in (int, float) or not 0 < self.probability <= 1:
+            raise ValueError("probability must be a number, 0 < p <= 1")
         self.regex = re.compile(self.match)
 
     def applies(self, method, target, streaming):
@@ -122,7 +130,9 @@ class Fault:
             return False
         if self.kind in ("truncate", "malformed") and streaming:
             return False
-        return bool(self.regex.search(target))
+        if not self.regex.search(target):
+            return False
+        return self.probability >= 1 or random.random() < self.probability
 
     def describe(self):
         return {key: value for key, value in vars(self).items() if key != "regex"}
