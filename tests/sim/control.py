@@ -29,12 +29,15 @@ DELETE /_sim/requests     clear the log
 POST   /_sim/latency      {"ms": N}: every API response waits N ms first (0 = off)
 GET    /_sim/faults       the faults still armed
 POST   /_sim/faults       {"match": regex searched in "path?query", "method"?, "kind":
-                           status|reset|truncate|malformed|slow|drop_stream, "status"?,
+                           status|reset|truncate|malformed|slow|late|drop_stream, "status"?,
                            "retry_after"?, "times"? (1; -1 = forever), "delay_ms"?,
                            "after_events"?, "error_form"? (UpCloud: legacy|problem)}
                            Each matching API request uses one "times" of the first
                            matching fault that applies to it: drop_stream applies to
                            SSE streams only, truncate and malformed to other requests only.
+                           slow waits delay_ms before the request is processed; late
+                           processes it (a write is applied) and then waits delay_ms
+                           before the answer goes out (the log's status stays null until then).
 DELETE /_sim/faults       clear all faults
 POST   /_sim/mutate       {"op": "invoice_status", "owner", "number", "status"}
                           {"op": "add_app", "owner", "app": {partial v2 app, id and name}}
@@ -57,7 +60,7 @@ import seed
 from clock import iso
 from server import ApiError, Route, Router, json_response
 
-KINDS = ("status", "reset", "truncate", "malformed", "slow", "drop_stream")
+KINDS = ("status", "reset", "truncate", "malformed", "slow", "late", "drop_stream")
 INVOICE_STATUSES = ("PENDING", "PROCESSING", "PAYMENTHELD", "PAID", "CANCELED", "REFUNDED", "WONTPAY")
 
 
