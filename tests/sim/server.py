@@ -4,8 +4,8 @@ Owns the request/response types every provider module uses (Request, Response,
 Stream, ApiError, Route, Router), and the one request handler that wraps every API
 call: request log entry, fault lookup, latency, authentication, dispatch, the
 provider's error form, and the fault's effect on the bytes that go out (reset,
-truncate, malformed, late, dropped stream). /_sim/ requests go to the control router and
-skip all of that.
+truncate, malformed, late, dropped stream). /_sim/ requests go to the control
+router and skip all of that.
 """
 
 import json
