@@ -29,7 +29,7 @@ DELETE /_sim/requests     clear the log
 POST   /_sim/latency      {"ms": N}: every API response waits N ms first (0 = off)
 GET    /_sim/faults       the faults still armed
 POST   /_sim/faults       {"match": regex searched in "path?query", "method"?, "kind":
-                           status|reset|truncate|malformed|slow|drop_stream, "status"?,
+                           status|reset|truncate|malformed|slow|late|drop_stream, "status"?,
                            "retry_after"?, "times"? (1; -1 = forever), "delay_ms"?,
                            "after_events"?, "error_form"? (UpCloud: legacy|problem),
                            "probability"? (1.0; 0 < p <= 1)}
@@ -39,6 +39,9 @@ POST   /_sim/faults       {"match": regex searched in "path?query", "method"?, "
                            With a probability below 1, a matching request draws at random
                            and the fault applies only if the draw hits; a miss uses up no
                            "times" and the request goes on to the next armed fault.
+                           slow waits delay_ms before the request is processed; late
+                           processes it (a write is applied) and then waits delay_ms
+                           before the answer goes out (the log's status stays null until then).
 DELETE /_sim/faults       clear all faults
 POST   /_sim/mutate       {"op": "invoice_status", "owner", "number", "status"}
                           {"op": "add_app", "owner", "app": {partial v2 app, id and name}}
@@ -62,7 +65,7 @@ import seed
 from clock import iso
 from server import ApiError, Route, Router, json_response
 
-KINDS = ("status", "reset", "truncate", "malformed", "slow", "drop_stream")
+KINDS = ("status", "reset", "truncate", "malformed", "slow", "late", "drop_stream")
 INVOICE_STATUSES = ("PENDING", "PROCESSING", "PAYMENTHELD", "PAID", "CANCELED", "REFUNDED", "WONTPAY")
 
 

@@ -4,8 +4,8 @@ Owns the request/response types every provider module uses (Request, Response,
 Stream, ApiError, Route, Router), and the one request handler that wraps every API
 call: request log entry, fault lookup, latency, authentication, dispatch, the
 provider's error form, and the fault's effect on the bytes that go out (reset,
-truncate, malformed, dropped stream). /_sim/ requests go to the control router and
-skip all of that.
+truncate, malformed, late, dropped stream). /_sim/ requests go to the control
+router and skip all of that.
 """
 
 import json
@@ -216,6 +216,8 @@ class SimHandler(BaseHTTPRequestHandler):
         if fault and fault.kind == "malformed":
             result = Response(200, MALFORMED_BODY, "application/json")
         request_id = provider.finish(result) if provider else ""
+        if fault and fault.kind == "late":
+            time.sleep(fault.delay_ms / 1000)  # processed (a write applied); the answer waits
         sim.requests.respond(entry, result.status, request_id)
         if isinstance(result, Stream):
             self.send_stream(result, fault.after_events if fault and fault.kind == "drop_stream" else None)
