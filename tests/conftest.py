@@ -193,12 +193,21 @@ def workdir():
     shutil.rmtree(d, ignore_errors=True)
 
 
+def base_env(workdir):
+    """PATH, a home of the test's own, and the sanitizers' settings."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+           "HOME": workdir, "XDG_CACHE_HOME": os.path.join(workdir, "cache")}
+    for name in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS"):
+        if name in os.environ:
+            env[name] = os.environ[name]
+    return env
+
+
 def clever_env(sim, workdir, kind="token"):
     """A minimal environment holding one kind of Clever Cloud credentials."""
     creds = sim.credentials()["clever"]
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-           "HOME": workdir, "XDG_CACHE_HOME": os.path.join(workdir, "cache"),
-           "XDG_CONFIG_HOME": os.path.join(workdir, "config")}
+    env = base_env(workdir)
+    env["XDG_CONFIG_HOME"] = os.path.join(workdir, "config")
     if kind == "token":
         env["CLEVER_API_TOKEN"] = creds["api_token"]
     elif kind == "oauth":
@@ -210,8 +219,7 @@ def clever_env(sim, workdir, kind="token"):
 
 def upcloud_env(sim, workdir, kind="token"):
     creds = sim.credentials()["upcloud"]
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-           "HOME": workdir, "XDG_CACHE_HOME": os.path.join(workdir, "cache")}
+    env = base_env(workdir)
     if kind == "token":
         env["UPCLOUD_TOKEN"] = creds["token"]
     else:

@@ -252,6 +252,7 @@ def test_a_changed_invoice_is_fetched_again_the_others_are_not(sim, mount_fs, wo
 # -- requests in flight ------------------------------------------------------------------------------
 
 
+@pytest.mark.concurrency
 def test_identical_requests_in_flight_are_made_once(sim, clever):
     state = sim.state()
     rel, api, accept = invoice_docs(state)[0]
@@ -265,6 +266,7 @@ def test_identical_requests_in_flight_are_made_once(sim, clever):
     assert all(out == expected for out in outs)
 
 
+@pytest.mark.concurrency
 def test_listing_invoices_fetches_their_documents_in_parallel(sim, clever):
     """A PDF's size is in its bytes, and the kernel looks a directory's names
     up one at a time: listing invoices/ fetches its documents at once, so

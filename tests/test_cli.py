@@ -293,6 +293,7 @@ def max_in_flight(requests):
     return peak
 
 
+@pytest.mark.concurrency
 def test_max_conns_caps_requests_in_flight(sim, mount_fs):
     m = mount_fs("clever", "max_conns=2")
     state = sim.state()["clever"]

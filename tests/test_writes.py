@@ -803,6 +803,7 @@ except OSError as err:
 """
 
 
+@pytest.mark.concurrency
 def test_two_processes_writing_labels_take_turns(sim, upcloud):
     """A second writer waits for the first one's last close, then starts from
     its result: each sends its own whole content, one after the other."""
