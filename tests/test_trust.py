@@ -514,7 +514,8 @@ def test_a_write_is_sent_at_most_once(sim, mount_fs, setup):
 
 # -- 7. a write whose answer never came ---------------------------------------------------------
 
-@pytest.mark.parametrize("name,new", [("phone", "+358.409999999\n"), ("labels", "late=1\n")])
+@pytest.mark.parametrize("name,new", [("phone", "+358.409999999\n"), ("labels", "late=1\n")],
+                         ids=["phone", "labels"])
 def test_a_write_whose_answer_is_late_shows_the_server_state_soon(sim, mount_fs, name, new):
     m = mount_fs("upcloud", "timeout=2", expect_warnings=True)
     user = a_sub(sim)
