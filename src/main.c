@@ -168,6 +168,7 @@ int main(int argc, char *argv[])
 	cfs_tree_set_logs(fs.tree, o.log_lines, o.ttl);
 	fs.overlay = cfs_overlay_new(o.ttl);
 	fs.http = http;
+	fs.write_max = o.write_buffer;
 	if (!fs.overlay || cfs_fs_init(&fs) != 0)
 		goto out_curl;
 	fs.uid = getuid();
