@@ -8,11 +8,13 @@
  */
 #define _GNU_SOURCE
 #include <curl/curl.h>
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "auth.h"
@@ -42,6 +44,164 @@ static int install_sighup(void)
 	sigemptyset(&sa.sa_mask);
 	sa.sa_flags = SA_RESTART;
 	return sigaction(SIGHUP, &sa, NULL);
+}
+
+/*
+ * mount.fuse3 -o drop_privileges mounts by itself and hands the daemon the
+ * open connection as /dev/fd/N, which libfuse takes as it is.
+ */
+static int is_passed_connection(const char *mountpoint)
+{
+	unsigned int fd;
+	char extra;
+
+	return sscanf(mountpoint, "/dev/fd/%u%c", &fd, &extra) == 1;
+}
+
+/* mountinfo writes a space, tab, newline or backslash as \ooo. */
+static void unescape_mountinfo(char *s)
+{
+	char *out = s;
+
+	while (*s) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
+		    s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+			*out++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 |
+					(s[3] - '0'));
+			s += 4;
+		} else {
+			*out++ = *s++;
+		}
+	}
+	*out = '\0';
+}
+
+/* The fifth field: ID PARENT MAJOR:MINOR ROOT MOUNTPOINT OPTIONS ... */
+static const char *mountinfo_point(char *line)
+{
+	char *save = NULL;
+	char *field = strtok_r(line, " ", &save);
+	int i;
+
+	for (i = 0; field && i < 4; i++)
+		field = strtok_r(NULL, " ", &save);
+	if (field)
+		unescape_mountinfo(field);
+	return field;
+}
+
+/*
+ * 1 if path (absolute, resolved) is where something is mounted.  Read from
+ * /proc/self/mountinfo rather than guessed from st_dev differing from the
+ * parent's: a bind mount of a directory of the same filesystem keeps its
+ * st_dev, and a btrfs subvolume has one of its own without being mounted.
+ * mountinfo lists exactly the mount points of our mount namespace.
+ */
+static int is_mount_point(const char *path)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL;
+	size_t cap = 0;
+	const char *point;
+	int found = 0;
+
+	if (!f)
+		return -errno;
+	while (!found && getline(&line, &cap, f) > 0) {
+		point = mountinfo_point(line);
+		found = point && strcmp(point, path) == 0;
+	}
+	free(line);
+	fclose(f);
+	return found;
+}
+
+/* 1 if the directory holds nothing but . and .. */
+static int is_empty_dir(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	int empty = 1;
+
+	if (!d)
+		return -errno;
+	while (empty && (e = readdir(d)))
+		empty = strcmp(e->d_name, ".") == 0 ||
+			strcmp(e->d_name, "..") == 0;
+	closedir(d);
+	return empty;
+}
+
+static int check_empty(const char *path, char *err, size_t errlen)
+{
+	int rc = is_empty_dir(path);
+
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot list %s: %s", path,
+			 strerror(-rc));
+		return rc;
+	}
+	if (!rc) {
+		snprintf(err, errlen, "%s is not empty (-o nonempty mounts "
+			 "over its files)", path);
+		return -ENOTEMPTY;
+	}
+	return 0;
+}
+
+/* A mount would hide what is there: another mount, or files. */
+static int check_mountpoint(const char *path, int nonempty, char *err,
+			    size_t errlen)
+{
+	struct stat st;
+	int rc;
+
+	rc = is_mount_point(path);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot read /proc/self/mountinfo: %s",
+			 strerror(-rc));
+		return rc;
+	}
+	if (rc) {
+		snprintf(err, errlen, "%s is already a mount point", path);
+		return -EBUSY;
+	}
+	if (stat(path, &st) != 0) {
+		rc = -errno;
+		snprintf(err, errlen, "mountpoint %s: %s", path,
+			 strerror(-rc));
+		return rc;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s is not a directory", path);
+		return -ENOTDIR;
+	}
+	return nonempty ? 0 : check_empty(path, err, errlen);
+}
+
+/*
+ * The mountpoint becomes absolute: the daemon runs in /, and the unmount
+ * at exit must find the mount whatever the directory cloudfs started in.
+ */
+static int prepare_mountpoint(struct cfs_options *o, char *err,
+			      size_t errlen)
+{
+	char *path;
+	int rc;
+
+	if (is_passed_connection(o->mountpoint))
+		return 0;
+	path = realpath(o->mountpoint, NULL);
+	if (!path) {
+		rc = -errno;
+		snprintf(err, errlen, "mountpoint %s: %s%s", o->mountpoint,
+			 strerror(-rc), rc == -ENOTCONN ?
+			 " (a dead mount: fusermount3 -u it)" : "");
+		return rc;
+	}
+	free(o->mountpoint);
+	o->mountpoint = path;
+	return check_mountpoint(path, o->nonempty, err, errlen);
 }
 
 static int check_credentials(struct cfs_http *http,
@@ -142,6 +302,10 @@ int main(int argc, char *argv[])
 			printf("cloudfs %s (libfuse %s, %s)\n", CFS_VERSION,
 			       fuse_pkgversion(), curl_version());
 		rc = 0;
+		goto out;
+	}
+	if (prepare_mountpoint(&o, err, sizeof(err)) != 0) {
+		fprintf(stderr, "cloudfs: %s\n", err);
 		goto out;
 	}
 	cfs_log_init(o.debug, 1);
