@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,18 +244,53 @@ static int add_mount_options(struct fuse_args *args, const char *source)
 	return fuse_opt_add_arg(args, opt);
 }
 
-static int serve(struct fuse_args *args, const struct cfs_options *o,
-		 struct cfs_fs *fs, struct cfs_http *http)
+/*
+ * libfuse reports a bad option in pieces ("fuse: unknown option(s): `",
+ * then each option).  Until cloudfs is mounted they are joined into the
+ * one "cloudfs: " line of a refusal, and nothing of ours follows it.
+ */
+static void log_fuse_setup(enum fuse_log_level level, const char *fmt,
+			   va_list ap)
 {
-	struct fuse *fuse;
+	static char line[1024];
+	static size_t len;
+	const char *text = line;
+	int n;
+
+	(void)level;
+	n = vsnprintf(line + len, sizeof(line) - len, fmt, ap);
+	if (n > 0)
+		len = len + (size_t)n < sizeof(line) ? len + (size_t)n
+						     : sizeof(line) - 1;
+	/* each of libfuse's messages ends its format with the newline */
+	if (!*fmt || fmt[strlen(fmt) - 1] != '\n')
+		return;
+	line[strcspn(line, "\n")] = '\0';
+	if (strncmp(text, "fuse: ", 6) == 0)
+		text += 6;
+	fprintf(stderr, "cloudfs: %s\n", text);
+	len = 0;
+	line[0] = '\0';
+}
+
+/* libfuse parses its options here, so a bad one is refused unsent. */
+static struct fuse *new_fuse(struct fuse_args *args, struct cfs_fs *fs)
+{
+	fuse_set_log_func(log_fuse_setup);
+	return fuse_new(args, &cfs_fs_operations, sizeof(cfs_fs_operations),
+			fs);
+}
+
+static int serve(struct fuse *fuse, const struct cfs_options *o,
+		 struct cfs_http *http)
+{
+	int mounted;
 	int rc = 1;
 
-	fuse = fuse_new(args, &cfs_fs_operations, sizeof(cfs_fs_operations),
-			fs);
-	if (!fuse)
+	mounted = fuse_mount(fuse, o->mountpoint) == 0;
+	fuse_set_log_func(NULL);
+	if (!mounted)
 		return 1;
-	if (fuse_mount(fuse, o->mountpoint) != 0)
-		goto out_destroy;
 	if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0 ||
 	    install_sighup() != 0)
 		goto out_unmount;
@@ -272,14 +308,13 @@ out_signals:
 	fuse_remove_signal_handlers(fuse_get_session(fuse));
 out_unmount:
 	fuse_unmount(fuse);
-out_destroy:
-	fuse_destroy(fuse);
 	return rc;
 }
 
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse *fuse;
 	struct cfs_options o;
 	struct cfs_auth auth = { 0 };
 	struct cfs_http *http = NULL;
@@ -315,6 +350,11 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "cloudfs: %s\n", err);
 		goto out;
 	}
+	if (add_mount_options(&args, o.source) != 0)
+		goto out_auth;
+	fuse = new_fuse(&args, &fs);
+	if (!fuse)
+		goto out_auth;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	base = o.api_url ? o.api_url : cfs_provider_default_url(p, &auth);
 	http = cfs_http_new(base, &auth, o.max_conns, o.timeout);
@@ -337,10 +377,10 @@ int main(int argc, char *argv[])
 		goto out_curl;
 	fs.uid = getuid();
 	fs.gid = getgid();
-	if (add_mount_options(&args, o.source) != 0)
-		goto out_curl;
-	rc = serve(&args, &o, &fs, http);
+	rc = serve(fuse, &o, http);
 out_curl:
+	/* unmounted by now, and before the fs goes: it unlinks what it hid */
+	fuse_destroy(fuse);
 	cfs_fs_destroy(&fs);
 	cfs_overlay_free(fs.overlay);
 	cfs_tree_free(fs.tree);
@@ -348,6 +388,7 @@ out_curl:
 	cfs_cache_free(cache);
 	cfs_http_free(http);
 	curl_global_cleanup();
+out_auth:
 	cfs_auth_free(&auth);
 out:
 	cfs_options_free(&o);
