@@ -1,15 +1,21 @@
 /*
- * main.c - cloudfs SOURCE MOUNTPOINT: parse, load credentials, check them
- * with one cheap call, mount, daemonize, serve.
+ * main.c - cloudfs SOURCE MOUNTPOINT: parse, check the mountpoint, load
+ * credentials, check them with one cheap call, mount, daemonize, serve,
+ * and tear down when unmounted or stopped by SIGINT or SIGTERM.
  *
- * The credential check runs before anything is mounted and before the
- * process forks, so a bad option, bad credentials or an unreachable API end
- * the command with one line and a non-zero exit, leaving nothing behind.
+ * Everything that can be checked here (cloudfs's options, the mountpoint,
+ * the credentials file, libfuse's options) is checked before the one
+ * request of the credential check, and that check runs before anything is
+ * mounted and before the process forks: a refusal ends the command with
+ * one line and exit status 1, leaving nothing behind.
  */
 #define _GNU_SOURCE
+#define FUSE_USE_VERSION 312
 #include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fuse.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -205,6 +211,71 @@ static int prepare_mountpoint(struct cfs_options *o, char *err,
 	return check_mountpoint(path, o->nonempty, err, errlen);
 }
 
+/*
+ * libfuse takes over only the signals still at their default, and a shell
+ * without job control starts `cloudfs ... &` with SIGINT ignored: both
+ * stop signals are reset so that either always unmounts.
+ */
+static int install_signal_handlers(struct fuse_session *se)
+{
+	if (signal(SIGINT, SIG_DFL) == SIG_ERR ||
+	    signal(SIGTERM, SIG_DFL) == SIG_ERR ||
+	    fuse_set_signal_handlers(se) != 0)
+		return -1;
+	return install_sighup();
+}
+
+/*
+ * libfuse's workers block the stop signals so that they reach the thread
+ * waiting in the loop, which then ends it; the HTTP worker (and the
+ * resolver threads it starts) must block them too, or a signal taken there
+ * would go unnoticed until the next request.
+ */
+static int start_http_worker(struct cfs_http *http)
+{
+	sigset_t stop;
+	sigset_t old;
+	int rc;
+
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &stop, &old);
+	rc = cfs_http_start(http);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
+
+/*
+ * Writers of one file wait their turn inside a FUSE operation (the fs
+ * layer serializes them), each holding a libfuse worker, and so do readers
+ * waiting on the API.  With libfuse's default of 10 workers, ten such
+ * waits stall every other request, even those the cache answers at once.
+ * 64 matches the most API requests max_conns allows in flight; a higher
+ * cap buys little, since each worker, once started, keeps its stack and a
+ * request buffer of about 1 MiB for the life of the mount.
+ */
+#define CFS_MAX_THREADS 64
+
+/* 0 after an unmount, the signal's number after SIGINT or SIGTERM, or
+ * negative when the loop failed. */
+static int run_loop(struct fuse *fuse, const struct cfs_options *o)
+{
+	struct fuse_loop_config *cfg;
+	int rc;
+
+	if (o->single_thread)
+		return fuse_loop(fuse);
+	cfg = fuse_loop_cfg_create();
+	if (!cfg)
+		return -ENOMEM;
+	fuse_loop_cfg_set_max_threads(cfg, CFS_MAX_THREADS);
+	rc = fuse_loop_mt(fuse, cfg);
+	fuse_loop_cfg_destroy(cfg);
+	return rc;
+}
+
 static int check_credentials(struct cfs_http *http,
 			     const struct cfs_provider *p)
 {
@@ -281,33 +352,40 @@ static struct fuse *new_fuse(struct fuse_args *args, struct cfs_fs *fs)
 			fs);
 }
 
+/*
+ * Once the loop has returned no FUSE operation runs (libfuse joins its
+ * workers), but live log followers still stream: they stop before the
+ * HTTP worker, and main frees the HTTP and auth objects only after
+ * fuse_destroy, the last caller of the fs.
+ */
 static int serve(struct fuse *fuse, const struct cfs_options *o,
-		 struct cfs_http *http)
+		 struct cfs_fs *fs, struct cfs_http *http)
 {
+	struct fuse_session *se = fuse_get_session(fuse);
 	int mounted;
 	int rc = 1;
 
+	/* before the mount: a stop signal from then on still unmounts */
+	if (install_signal_handlers(se) != 0)
+		return 1;
 	mounted = fuse_mount(fuse, o->mountpoint) == 0;
 	fuse_set_log_func(NULL);
 	if (!mounted)
-		return 1;
-	if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0 ||
-	    install_sighup() != 0)
-		goto out_unmount;
+		goto out_signals;
 	if (fuse_daemonize(o->foreground) != 0)
-		goto out_signals;
+		goto out_unmount;
 	cfs_log_init(o->debug, o->foreground);
-	if (cfs_http_start(http) != 0) {
+	if (start_http_worker(http) != 0) {
 		cfs_err("cannot start the HTTP worker");
-		goto out_signals;
+		goto out_unmount;
 	}
-	rc = o->single_thread ? fuse_loop(fuse) : fuse_loop_mt(fuse, 0);
-	rc = rc ? 1 : 0;
+	rc = run_loop(fuse, o) < 0;   /* a stop signal is a clean exit */
+	cfs_fs_shutdown(fs);
 	cfs_http_stop(http);
-out_signals:
-	fuse_remove_signal_handlers(fuse_get_session(fuse));
 out_unmount:
 	fuse_unmount(fuse);
+out_signals:
+	fuse_remove_signal_handlers(se);
 	return rc;
 }
 
@@ -377,9 +455,10 @@ int main(int argc, char *argv[])
 		goto out_curl;
 	fs.uid = getuid();
 	fs.gid = getgid();
-	rc = serve(fuse, &o, http);
+	rc = serve(fuse, &o, &fs, http);
 out_curl:
-	/* unmounted by now, and before the fs goes: it unlinks what it hid */
+	/* after serve's unmount, while the fs still lives: libfuse unlinks
+	 * the .fuse_hidden names it made through it */
 	fuse_destroy(fuse);
 	cfs_fs_destroy(&fs);
 	cfs_overlay_free(fs.overlay);
