@@ -21,7 +21,7 @@
 #ifndef CFS_FS_H
 #define CFS_FS_H
 
-#define FUSE_USE_VERSION 31
+#define FUSE_USE_VERSION 312
 #include <fuse.h>
 #include <pthread.h>
 #include <sys/types.h>

@@ -22,6 +22,8 @@ struct cfs_options {
 	unsigned int max_conns; /* API requests in flight at once */
 	unsigned int timeout;   /* seconds one request may take */
 	unsigned int log_lines; /* events in a log snapshot */
+	size_t write_buffer;    /* bytes one open file may buffer for writing */
+	int nonempty;           /* mount over a directory that holds files */
 	int ro;
 	int foreground;
 	int debug;

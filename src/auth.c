@@ -93,28 +93,50 @@ static int cred_file_parse_line(struct cred_file *cf, char *line)
 	return cred_file_add(cf, trim(s), unquote(trim(eq + 1)));
 }
 
+/*
+ * Any bit for group or others is refused, not only read: a file others may
+ * write can be swapped for credentials of their choosing.
+ */
+static int check_private(FILE *f, const char *path, char *err,
+			 size_t errlen)
+{
+	struct stat st;
+
+	if (fstat(fileno(f), &st) != 0) {
+		int rc = -errno;
+
+		snprintf(err, errlen, "cannot stat credentials file %s: %s",
+			 path, strerror(-rc));
+		return rc;
+	}
+	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+		snprintf(err, errlen, "credentials file %s is open to group "
+			 "or others (mode %04o); chmod 600 it", path,
+			 (unsigned int)(st.st_mode & 07777));
+		return -EACCES;
+	}
+	return 0;
+}
+
 static int cred_file_read(struct cred_file *cf, const char *path,
 			  char *err, size_t errlen)
 {
-	struct stat st;
 	char *line = NULL;
 	size_t cap = 0;
 	unsigned int lineno = 0;
 	FILE *f;
-	int rc = 0;
+	int rc;
 
 	f = fopen(path, "r");
 	if (!f) {
+		rc = -errno;
 		snprintf(err, errlen, "cannot read credentials file %s: %s",
-			 path, strerror(errno));
-		return -errno;
+			 path, strerror(-rc));
+		return rc;
 	}
-	if (fstat(fileno(f), &st) == 0 && (st.st_mode & (S_IRGRP | S_IROTH))) {
-		snprintf(err, errlen, "credentials file %s is readable by "
-			 "group or others; chmod 600 it", path);
-		rc = -EACCES;
+	rc = check_private(f, path, err, errlen);
+	if (rc)
 		goto out;
-	}
 	while (getline(&line, &cap, f) > 0) {
 		lineno++;
 		rc = cred_file_parse_line(cf, line);

@@ -1,18 +1,27 @@
 /*
- * main.c - cloudfs SOURCE MOUNTPOINT: parse, load credentials, check them
- * with one cheap call, mount, daemonize, serve.
+ * main.c - cloudfs SOURCE MOUNTPOINT: parse, check the mountpoint, load
+ * credentials, check them with one cheap call, mount, daemonize, serve,
+ * and tear down when unmounted or stopped by SIGINT or SIGTERM.
  *
- * The credential check runs before anything is mounted and before the
- * process forks, so a bad option, bad credentials or an unreachable API end
- * the command with one line and a non-zero exit, leaving nothing behind.
+ * Everything that can be checked here (cloudfs's options, the mountpoint,
+ * the credentials file, libfuse's options) is checked before the one
+ * request of the credential check, and that check runs before anything is
+ * mounted and before the process forks: a refusal ends the command with
+ * one line and exit status 1, leaving nothing behind.
  */
 #define _GNU_SOURCE
+#define FUSE_USE_VERSION 312
 #include <curl/curl.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fuse.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "auth.h"
@@ -42,6 +51,229 @@ static int install_sighup(void)
 	sigemptyset(&sa.sa_mask);
 	sa.sa_flags = SA_RESTART;
 	return sigaction(SIGHUP, &sa, NULL);
+}
+
+/*
+ * mount.fuse3 -o drop_privileges mounts by itself and hands the daemon the
+ * open connection as /dev/fd/N, which libfuse takes as it is.
+ */
+static int is_passed_connection(const char *mountpoint)
+{
+	unsigned int fd;
+	char extra;
+
+	return sscanf(mountpoint, "/dev/fd/%u%c", &fd, &extra) == 1;
+}
+
+/* mountinfo writes a space, tab, newline or backslash as \ooo. */
+static void unescape_mountinfo(char *s)
+{
+	char *out = s;
+
+	while (*s) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
+		    s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+			*out++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 |
+					(s[3] - '0'));
+			s += 4;
+		} else {
+			*out++ = *s++;
+		}
+	}
+	*out = '\0';
+}
+
+/* The fifth field: ID PARENT MAJOR:MINOR ROOT MOUNTPOINT OPTIONS ... */
+static const char *mountinfo_point(char *line)
+{
+	char *save = NULL;
+	char *field = strtok_r(line, " ", &save);
+	int i;
+
+	for (i = 0; field && i < 4; i++)
+		field = strtok_r(NULL, " ", &save);
+	if (field)
+		unescape_mountinfo(field);
+	return field;
+}
+
+/*
+ * 1 if path (absolute, resolved) is where something is mounted.  Read from
+ * /proc/self/mountinfo rather than guessed from st_dev differing from the
+ * parent's: a bind mount of a directory of the same filesystem keeps its
+ * st_dev, and a btrfs subvolume has one of its own without being mounted.
+ * mountinfo lists exactly the mount points of our mount namespace.
+ */
+static int is_mount_point(const char *path)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL;
+	size_t cap = 0;
+	const char *point;
+	int found = 0;
+
+	if (!f)
+		return -errno;
+	while (!found && getline(&line, &cap, f) > 0) {
+		point = mountinfo_point(line);
+		found = point && strcmp(point, path) == 0;
+	}
+	free(line);
+	fclose(f);
+	return found;
+}
+
+/* 1 if the directory holds nothing but . and .. */
+static int is_empty_dir(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	int empty = 1;
+
+	if (!d)
+		return -errno;
+	while (empty && (e = readdir(d)))
+		empty = strcmp(e->d_name, ".") == 0 ||
+			strcmp(e->d_name, "..") == 0;
+	closedir(d);
+	return empty;
+}
+
+static int check_empty(const char *path, char *err, size_t errlen)
+{
+	int rc = is_empty_dir(path);
+
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot list %s: %s", path,
+			 strerror(-rc));
+		return rc;
+	}
+	if (!rc) {
+		snprintf(err, errlen, "%s is not empty (-o nonempty mounts "
+			 "over its files)", path);
+		return -ENOTEMPTY;
+	}
+	return 0;
+}
+
+/* A mount would hide what is there: another mount, or files. */
+static int check_mountpoint(const char *path, int nonempty, char *err,
+			    size_t errlen)
+{
+	struct stat st;
+	int rc;
+
+	rc = is_mount_point(path);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot read /proc/self/mountinfo: %s",
+			 strerror(-rc));
+		return rc;
+	}
+	if (rc) {
+		snprintf(err, errlen, "%s is already a mount point", path);
+		return -EBUSY;
+	}
+	if (stat(path, &st) != 0) {
+		rc = -errno;
+		snprintf(err, errlen, "mountpoint %s: %s", path,
+			 strerror(-rc));
+		return rc;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s is not a directory", path);
+		return -ENOTDIR;
+	}
+	return nonempty ? 0 : check_empty(path, err, errlen);
+}
+
+/*
+ * The mountpoint becomes absolute: the daemon runs in /, and the unmount
+ * at exit must find the mount whatever the directory cloudfs started in.
+ */
+static int prepare_mountpoint(struct cfs_options *o, char *err,
+			      size_t errlen)
+{
+	char *path;
+	int rc;
+
+	if (is_passed_connection(o->mountpoint))
+		return 0;
+	path = realpath(o->mountpoint, NULL);
+	if (!path) {
+		rc = -errno;
+		snprintf(err, errlen, "mountpoint %s: %s%s", o->mountpoint,
+			 strerror(-rc), rc == -ENOTCONN ?
+			 " (a dead mount: fusermount3 -u it)" : "");
+		return rc;
+	}
+	free(o->mountpoint);
+	o->mountpoint = path;
+	return check_mountpoint(path, o->nonempty, err, errlen);
+}
+
+/*
+ * libfuse takes over only the signals still at their default, and a shell
+ * without job control starts `cloudfs ... &` with SIGINT ignored: both
+ * stop signals are reset so that either always unmounts.
+ */
+static int install_signal_handlers(struct fuse_session *se)
+{
+	if (signal(SIGINT, SIG_DFL) == SIG_ERR ||
+	    signal(SIGTERM, SIG_DFL) == SIG_ERR ||
+	    fuse_set_signal_handlers(se) != 0)
+		return -1;
+	return install_sighup();
+}
+
+/*
+ * libfuse's workers block the stop signals so that they reach the thread
+ * waiting in the loop, which then ends it; the HTTP worker (and the
+ * resolver threads it starts) must block them too, or a signal taken there
+ * would go unnoticed until the next request.
+ */
+static int start_http_worker(struct cfs_http *http)
+{
+	sigset_t stop;
+	sigset_t old;
+	int rc;
+
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &stop, &old);
+	rc = cfs_http_start(http);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
+
+/*
+ * Writers of one file wait their turn inside a FUSE operation (the fs
+ * layer serializes them), each holding a libfuse worker, and so do readers
+ * waiting on the API.  With libfuse's default of 10 workers, ten such
+ * waits stall every other request, even those the cache answers at once.
+ * 64 matches the most API requests max_conns allows in flight; a higher
+ * cap buys little, since each worker, once started, keeps its stack and a
+ * request buffer of about 1 MiB for the life of the mount.
+ */
+#define CFS_MAX_THREADS 64
+
+/* 0 after an unmount, the signal's number after SIGINT or SIGTERM, or
+ * negative when the loop failed. */
+static int run_loop(struct fuse *fuse, const struct cfs_options *o)
+{
+	struct fuse_loop_config *cfg;
+	int rc;
+
+	if (o->single_thread)
+		return fuse_loop(fuse);
+	cfg = fuse_loop_cfg_create();
+	if (!cfg)
+		return -ENOMEM;
+	fuse_loop_cfg_set_max_threads(cfg, CFS_MAX_THREADS);
+	rc = fuse_loop_mt(fuse, cfg);
+	fuse_loop_cfg_destroy(cfg);
+	return rc;
 }
 
 static int check_credentials(struct cfs_http *http,
@@ -83,43 +315,84 @@ static int add_mount_options(struct fuse_args *args, const char *source)
 	return fuse_opt_add_arg(args, opt);
 }
 
-static int serve(struct fuse_args *args, const struct cfs_options *o,
+/*
+ * libfuse reports a bad option in pieces ("fuse: unknown option(s): `",
+ * then each option).  Until cloudfs is mounted they are joined into the
+ * one "cloudfs: " line of a refusal, and nothing of ours follows it.
+ */
+static void log_fuse_setup(enum fuse_log_level level, const char *fmt,
+			   va_list ap)
+{
+	static char line[1024];
+	static size_t len;
+	const char *text = line;
+	int n;
+
+	(void)level;
+	n = vsnprintf(line + len, sizeof(line) - len, fmt, ap);
+	if (n > 0)
+		len = len + (size_t)n < sizeof(line) ? len + (size_t)n
+						     : sizeof(line) - 1;
+	/* each of libfuse's messages ends its format with the newline */
+	if (!*fmt || fmt[strlen(fmt) - 1] != '\n')
+		return;
+	line[strcspn(line, "\n")] = '\0';
+	if (strncmp(text, "fuse: ", 6) == 0)
+		text += 6;
+	fprintf(stderr, "cloudfs: %s\n", text);
+	len = 0;
+	line[0] = '\0';
+}
+
+/* libfuse parses its options here, so a bad one is refused unsent. */
+static struct fuse *new_fuse(struct fuse_args *args, struct cfs_fs *fs)
+{
+	fuse_set_log_func(log_fuse_setup);
+	return fuse_new(args, &cfs_fs_operations, sizeof(cfs_fs_operations),
+			fs);
+}
+
+/*
+ * Once the loop has returned no FUSE operation runs (libfuse joins its
+ * workers), but live log followers still stream: they stop before the
+ * HTTP worker, and main frees the HTTP and auth objects only after
+ * fuse_destroy, the last caller of the fs.
+ */
+static int serve(struct fuse *fuse, const struct cfs_options *o,
 		 struct cfs_fs *fs, struct cfs_http *http)
 {
-	struct fuse *fuse;
+	struct fuse_session *se = fuse_get_session(fuse);
+	int mounted;
 	int rc = 1;
 
-	fuse = fuse_new(args, &cfs_fs_operations, sizeof(cfs_fs_operations),
-			fs);
-	if (!fuse)
+	/* before the mount: a stop signal from then on still unmounts */
+	if (install_signal_handlers(se) != 0)
 		return 1;
-	if (fuse_mount(fuse, o->mountpoint) != 0)
-		goto out_destroy;
-	if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0 ||
-	    install_sighup() != 0)
-		goto out_unmount;
+	mounted = fuse_mount(fuse, o->mountpoint) == 0;
+	fuse_set_log_func(NULL);
+	if (!mounted)
+		goto out_signals;
 	if (fuse_daemonize(o->foreground) != 0)
-		goto out_signals;
+		goto out_unmount;
 	cfs_log_init(o->debug, o->foreground);
-	if (cfs_http_start(http) != 0) {
+	if (start_http_worker(http) != 0) {
 		cfs_err("cannot start the HTTP worker");
-		goto out_signals;
+		goto out_unmount;
 	}
-	rc = o->single_thread ? fuse_loop(fuse) : fuse_loop_mt(fuse, 0);
-	rc = rc ? 1 : 0;
+	rc = run_loop(fuse, o) < 0;   /* a stop signal is a clean exit */
+	cfs_fs_shutdown(fs);
 	cfs_http_stop(http);
-out_signals:
-	fuse_remove_signal_handlers(fuse_get_session(fuse));
 out_unmount:
 	fuse_unmount(fuse);
-out_destroy:
-	fuse_destroy(fuse);
+out_signals:
+	fuse_remove_signal_handlers(se);
 	return rc;
 }
 
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse *fuse;
 	struct cfs_options o;
 	struct cfs_auth auth = { 0 };
 	struct cfs_http *http = NULL;
@@ -144,6 +417,10 @@ int main(int argc, char *argv[])
 		rc = 0;
 		goto out;
 	}
+	if (prepare_mountpoint(&o, err, sizeof(err)) != 0) {
+		fprintf(stderr, "cloudfs: %s\n", err);
+		goto out;
+	}
 	cfs_log_init(o.debug, 1);
 	p = cfs_provider_find(o.source);
 	if (cfs_auth_load(&auth, p->name, o.credentials, err,
@@ -151,6 +428,11 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "cloudfs: %s\n", err);
 		goto out;
 	}
+	if (add_mount_options(&args, o.source) != 0)
+		goto out_auth;
+	fuse = new_fuse(&args, &fs);
+	if (!fuse)
+		goto out_auth;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	base = o.api_url ? o.api_url : cfs_provider_default_url(p, &auth);
 	http = cfs_http_new(base, &auth, o.max_conns, o.timeout);
@@ -168,14 +450,16 @@ int main(int argc, char *argv[])
 	cfs_tree_set_logs(fs.tree, o.log_lines, o.ttl);
 	fs.overlay = cfs_overlay_new(o.ttl);
 	fs.http = http;
+	fs.write_max = o.write_buffer;
 	if (!fs.overlay || cfs_fs_init(&fs) != 0)
 		goto out_curl;
 	fs.uid = getuid();
 	fs.gid = getgid();
-	if (add_mount_options(&args, o.source) != 0)
-		goto out_curl;
-	rc = serve(&args, &o, &fs, http);
+	rc = serve(fuse, &o, &fs, http);
 out_curl:
+	/* after serve's unmount, while the fs still lives: libfuse unlinks
+	 * the .fuse_hidden names it made through it */
+	fuse_destroy(fuse);
 	cfs_fs_destroy(&fs);
 	cfs_overlay_free(fs.overlay);
 	cfs_tree_free(fs.tree);
@@ -183,6 +467,7 @@ out_curl:
 	cfs_cache_free(cache);
 	cfs_http_free(http);
 	curl_global_cleanup();
+out_auth:
 	cfs_auth_free(&auth);
 out:
 	cfs_options_free(&o);

@@ -1,7 +1,7 @@
 /*
  * options.c - the fuse_opt table and the checks on what it parsed.
  */
-#define FUSE_USE_VERSION 31
+#define FUSE_USE_VERSION 312
 #include "options.h"
 
 #include <errno.h>
@@ -31,6 +31,7 @@ struct parse_state {
 	char *max_conns;
 	char *timeout;
 	char *log_lines;
+	char *write_buffer;
 	char *err;
 	size_t errlen;
 };
@@ -45,6 +46,9 @@ static const struct fuse_opt option_table[] = {
 	{ "max_conns=%s", offsetof(struct parse_state, max_conns), 1 },
 	{ "timeout=%s", offsetof(struct parse_state, timeout), 1 },
 	{ "log_lines=%s", offsetof(struct parse_state, log_lines), 1 },
+	{ "write_buffer=%s", offsetof(struct parse_state, write_buffer), 1 },
+	/* libfuse 3 no longer knows it: mounting over files is ours to allow */
+	CFS_OPT("nonempty", nonempty),
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
@@ -163,6 +167,38 @@ static int take_number(const char *name, const char *text, unsigned int *out,
 	return 0;
 }
 
+/* A size in bytes, or in K, M or G (powers of 1024): 1 byte to 1G. */
+static int take_write_buffer(const char *text, size_t *out, char *err,
+			     size_t errlen)
+{
+	const unsigned long long max = 1ULL << 30;
+	unsigned long long unit = 1;
+	unsigned long long v;
+	char *end;
+
+	if (!text)
+		return 0;
+	errno = 0;
+	v = strtoull(text, &end, 10);
+	if (*end == 'K')
+		unit = 1ULL << 10;
+	else if (*end == 'M')
+		unit = 1ULL << 20;
+	else if (*end == 'G')
+		unit = 1ULL << 30;
+	if (unit > 1)
+		end++;
+	/* strtoull takes blanks, signs and wraps negative numbers around */
+	if (text[0] < '0' || text[0] > '9' || *end || errno || v == 0 ||
+	    v > max / unit) {
+		snprintf(err, errlen, "write_buffer must be from 1 to 1G "
+			 "(bytes, or with a K, M or G suffix), not '%s'", text);
+		return -EINVAL;
+	}
+	*out = (size_t)(v * unit);
+	return 0;
+}
+
 int cfs_options_parse(struct fuse_args *args, struct cfs_options *o,
 		      char *err, size_t errlen)
 {
@@ -173,6 +209,7 @@ int cfs_options_parse(struct fuse_args *args, struct cfs_options *o,
 	st.o.max_conns = 8;
 	st.o.timeout = 30;
 	st.o.log_lines = 1000;
+	st.o.write_buffer = 1024 * 1024;
 	err[0] = '\0';
 	rc = fuse_opt_parse(args, &st, option_table, option_proc);
 	if (!rc)
@@ -182,11 +219,14 @@ int cfs_options_parse(struct fuse_args *args, struct cfs_options *o,
 		     take_number("timeout", st.timeout, &st.o.timeout, err,
 				 errlen) ||
 		     take_number("log_lines", st.log_lines, &st.o.log_lines,
-				 err, errlen);
+				 err, errlen) ||
+		     take_write_buffer(st.write_buffer, &st.o.write_buffer,
+				       err, errlen);
 	free(st.ttl);
 	free(st.max_conns);
 	free(st.timeout);
 	free(st.log_lines);
+	free(st.write_buffer);
 	*o = st.o;
 	if (rc != 0) {
 		if (!err[0])
@@ -216,9 +256,14 @@ void cfs_options_usage(const char *progname)
 	       "  -o max_conns=N       API requests in flight at once (default 8)\n"
 	       "  -o timeout=SECONDS   time one API request may take (default 30)\n"
 	       "  -o log_lines=N       events in a log file's snapshot (default 1000)\n"
+	       "  -o write_buffer=SIZE\n"
+	       "                       cap of one open file's write buffer: bytes,\n"
+	       "                       or K, M, G (default 1M, at most 1G); a write\n"
+	       "                       past it fails with EFBIG and nothing is sent\n"
 	       "  -o cache_dir=DIR     persistent invoice cache\n"
 	       "                       (default $XDG_CACHE_HOME/cloudfs)\n"
 	       "  -o ro                read-only mount\n"
+	       "  -o nonempty          mount over a directory that is not empty\n"
 	       "\n"
 	       "Credentials come from the environment (or the credentials file):\n"
 	       "  clever:  CLEVER_API_TOKEN, or CLEVER_TOKEN + CLEVER_SECRET +\n"

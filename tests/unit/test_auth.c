@@ -42,7 +42,13 @@ int main(void)
 
 	write_file("CLEVER_API_TOKEN=tok\n", 0640);
 	CHECK(load("clever", path, err, &a) != 0);
-	CHECK(strstr(err, "readable by group or others") != NULL);
+	CHECK(strstr(err, "group or others") != NULL);
+	CHECK(strstr(err, "chmod 600") != NULL);
+
+	/* a group that may write it may swap the credentials */
+	write_file("CLEVER_API_TOKEN=tok\n", 0620);
+	CHECK(load("clever", path, err, &a) != 0);
+	CHECK(strstr(err, "group or others") != NULL);
 
 	write_file("# comment\n\nexport CLEVER_API_TOKEN=\"tok en\"\n", 0600);
 	CHECK(load("clever", path, err, &a) == 0);
