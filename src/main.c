@@ -451,6 +451,7 @@ int main(int argc, char *argv[])
 	fs.overlay = cfs_overlay_new(o.ttl);
 	fs.http = http;
 	fs.write_max = o.write_buffer;
+	fs.ro = o.ro;
 	if (!fs.overlay || cfs_fs_init(&fs) != 0)
 		goto out_curl;
 	fs.uid = getuid();
