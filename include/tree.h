@@ -164,7 +164,7 @@ enum cfs_cost {
 	CFS_COST_NONE,          /* nothing: the listing holds them */
 	CFS_COST_FETCH,         /* a GET each, worth making for a listing */
 	CFS_COST_CACHED,        /* a GET each: known only if cached already */
-	CFS_COST_STREAM,        /* a log snapshot: never for a listing */
+	CFS_COST_NEVER,         /* a log snapshot: never for a listing */
 };
 
 /* emit returns 0 to go on, 1 to stop early, -errno to fail. */

@@ -41,6 +41,8 @@ uint64_t cfs_fingerprint(const void *data, size_t len);
 
 double cfs_now(void);                   /* wall clock, seconds */
 double cfs_monotonic(void);             /* for timeouts and backoff */
+/* now + seconds on CLOCK_REALTIME, for pthread_cond_timedwait */
+void cfs_deadline_in(double seconds, struct timespec *until);
 void cfs_iso8601(time_t t, char out[32]);
 /* ISO 8601 date-time ("2026-07-01T00:00:00Z", offsets, fractions). */
 int cfs_parse_iso8601(const char *s, time_t *out);

@@ -7,10 +7,10 @@
  * request and drops the stale cache entries.
  *
  * What the kernel is told is never something a concurrent reader could
- * take for content: directory entries carry no attributes (the kernel
- * asks for each name's exact ones), and API files are opened with
- * direct_io, so every read is served from the one version its open file
- * holds and two versions never share cached pages.
+ * take for content: directory entries carry exact attributes or none
+ * (see readdir below), attributes are never cached, and API files are
+ * opened with direct_io, so every read is served from the one version
+ * its open file holds and two versions never share cached pages.
  */
 #define _GNU_SOURCE
 #include "fs.h"
@@ -320,6 +320,11 @@ struct dir_list {
 	struct cfs_hashmap *seen;   /* two items may share a by-name name */
 };
 
+static void child_path(const char *dir, const char *name, char out[4096])
+{
+	snprintf(out, 4096, "%s%s%s", dir, *dir ? "/" : "", name);
+}
+
 static int list_add(struct dir_list *l, const char *name, enum cfs_kind kind,
 		    enum cfs_cost cost)
 {
@@ -330,8 +335,7 @@ static int list_add(struct dir_list *l, const char *name, enum cfs_kind kind,
 		return 0;
 	if (cfs_hashmap_put(l->seen, name, l, NULL) != 0)
 		return -ENOMEM;
-	snprintf(path, sizeof(path), "%s%s%s", l->dir, *l->dir ? "/" : "",
-		 name);
+	child_path(l->dir, name, path);
 	if (cfs_overlay_hidden(l->fs->overlay, path))
 		return 0;
 	if (l->n == l->cap) {
@@ -363,7 +367,7 @@ static int add_listed(void *arg, const char *name, enum cfs_kind kind,
 /* Temporary files: their attributes change with every write. */
 static int add_temp(void *arg, const char *name)
 {
-	return list_add(arg, name, CFS_FILE, CFS_COST_STREAM);
+	return list_add(arg, name, CFS_FILE, CFS_COST_NEVER);
 }
 
 static void list_free(struct dir_list *l)
@@ -382,7 +386,7 @@ static void entry_stat(struct cfs_fs *fs, const char *dir,
 	struct cfs_node n;
 	char path[4096];
 
-	snprintf(path, sizeof(path), "%s%s%s", dir, *dir ? "/" : "", e->name);
+	child_path(dir, e->name, path);
 	if ((e->cost == CFS_COST_CACHED
 		     ? cfs_tree_node_cached(fs->tree, path, &n)
 		     : cfs_tree_node(fs->tree, path, &n)) != 0)
@@ -411,18 +415,23 @@ static void *stat_worker(void *arg)
 	       b->end) {
 		struct dir_entry *e = &b->l->e[i];
 
-		if (e->cost != CFS_COST_STREAM)
+		if (e->cost != CFS_COST_NEVER)
 			entry_stat(b->l->fs, b->l->dir, e);
 	}
 	return NULL;
 }
 
+/* Workers only for entries that take a request; the rest are cheap. */
 static void stat_batch(struct dir_list *l, size_t from, size_t end)
 {
 	struct dir_batch b = { l, from, end };
 	pthread_t workers[DIR_WORKERS];
 	size_t started = 0;
-	size_t want = end - from < DIR_WORKERS ? end - from : DIR_WORKERS;
+	size_t want = 0;
+	size_t i;
+
+	for (i = from; i < end && want < DIR_WORKERS; i++)
+		want += l->e[i].cost == CFS_COST_FETCH;
 
 	while (started + 1 < want &&
 	       pthread_create(&workers[started], NULL, stat_worker, &b) == 0)
@@ -445,9 +454,9 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 	if (!l.seen)
 		return -ENOMEM;
 	/* "." and "..": the kernel knows them, and ".." is not ours */
-	rc = list_add(&l, ".", CFS_DIR, CFS_COST_STREAM);
+	rc = list_add(&l, ".", CFS_DIR, CFS_COST_NEVER);
 	if (!rc)
-		rc = list_add(&l, "..", CFS_DIR, CFS_COST_STREAM);
+		rc = list_add(&l, "..", CFS_DIR, CFS_COST_NEVER);
 	if (!rc)
 		rc = cfs_tree_readdir(l.fs->tree, l.dir, add_listed, &l);
 	if (!rc)
@@ -470,55 +479,7 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 	return rc;
 }
 
-static struct open_file *of_new(struct cfs_fs *fs)
-{
-	struct open_file *of = calloc(1, sizeof(*of));
-
-	if (!of)
-		return NULL;
-	pthread_mutex_init(&of->lock, NULL);
-	pthread_mutex_lock(&fs->open_lock);
-	of->next = fs->open_files;
-	if (of->next)
-		of->next->prev = of;
-	fs->open_files = of;
-	pthread_mutex_unlock(&fs->open_lock);
-	return of;
-}
-
-static void of_free(struct cfs_fs *fs, struct open_file *of)
-{
-	pthread_mutex_lock(&fs->open_lock);
-	if (of->prev)
-		of->prev->next = of->next;
-	else
-		fs->open_files = of->next;
-	if (of->next)
-		of->next->prev = of->prev;
-	pthread_mutex_unlock(&fs->open_lock);
-	cfs_blob_unref(of->content);
-	cfs_temp_unref(of->temp);
-	cfs_buf_free(&of->buf);
-	free(of->creating);
-	free(of->path);
-	free(of->gate);
-	pthread_mutex_destroy(&of->lock);
-	free(of);
-}
-
-static int of_attach(struct open_file *of, struct fuse_file_info *fi)
-{
-	fi->fh = (uint64_t)(uintptr_t)of;
-	return 0;
-}
-
 /* ---- writers of one path take turns ------------------------------- */
-
-static void deadline_after(unsigned int seconds, struct timespec *until)
-{
-	clock_gettime(CLOCK_REALTIME, until);
-	until->tv_sec += (time_t)seconds;
-}
 
 /*
  * Waits for path's writers before this one, at most the HTTP timeout: a
@@ -531,7 +492,7 @@ static int gate_enter(struct cfs_fs *fs, const char *path)
 	struct gate *g;
 	int rc = 0;
 
-	deadline_after(cfs_http_timeout(fs->http), &until);
+	cfs_deadline_in((double)cfs_http_timeout(fs->http), &until);
 	pthread_mutex_lock(&fs->gate_lock);
 	g = cfs_hashmap_get(fs->gates, path);
 	if (!g) {
@@ -572,7 +533,52 @@ static void gate_leave(struct cfs_fs *fs, const char *path)
 	pthread_mutex_unlock(&fs->gate_lock);
 }
 
-/* The open file takes path's turn; gate_leave at its release. */
+static struct open_file *of_new(struct cfs_fs *fs)
+{
+	struct open_file *of = calloc(1, sizeof(*of));
+
+	if (!of)
+		return NULL;
+	pthread_mutex_init(&of->lock, NULL);
+	pthread_mutex_lock(&fs->open_lock);
+	of->next = fs->open_files;
+	if (of->next)
+		of->next->prev = of;
+	fs->open_files = of;
+	pthread_mutex_unlock(&fs->open_lock);
+	return of;
+}
+
+static void of_free(struct cfs_fs *fs, struct open_file *of)
+{
+	pthread_mutex_lock(&fs->open_lock);
+	if (of->prev)
+		of->prev->next = of->next;
+	else
+		fs->open_files = of->next;
+	if (of->next)
+		of->next->prev = of->prev;
+	pthread_mutex_unlock(&fs->open_lock);
+	cfs_blob_unref(of->content);
+	cfs_temp_unref(of->temp);
+	cfs_buf_free(&of->buf);
+	free(of->creating);
+	free(of->path);
+	if (of->gate) {
+		gate_leave(fs, of->gate);
+		free(of->gate);
+	}
+	pthread_mutex_destroy(&of->lock);
+	free(of);
+}
+
+static int of_attach(struct open_file *of, struct fuse_file_info *fi)
+{
+	fi->fh = (uint64_t)(uintptr_t)of;
+	return 0;
+}
+
+/* The open file takes path's turn, until it is freed. */
 static int of_take_turn(struct cfs_fs *fs, struct open_file *of,
 			const char *path)
 {
@@ -590,7 +596,8 @@ static int of_take_turn(struct cfs_fs *fs, struct open_file *of,
 
 /* A buffer for writing path: empty with O_TRUNC, else its content. */
 static int of_start_writing(struct open_file *of, const char *path,
-			    const struct cfs_blob *current, int flags)
+			    const struct cfs_blob *current, int flags,
+			    size_t max)
 {
 	of->writing = 1;
 	of->append = (flags & O_APPEND) != 0;
@@ -602,7 +609,7 @@ static int of_start_writing(struct open_file *of, const char *path,
 		of->truncated = 1;  /* emptying it is a change too */
 		return 0;
 	}
-	if (current->len > fs_ctx()->write_max)
+	if (current->len > max)
 		return -EFBIG;
 	return cfs_buf_append(&of->buf, current->data, current->len);
 }
@@ -621,7 +628,8 @@ static int open_for_writing(struct cfs_fs *fs, struct open_file *of,
 	if (rc)
 		return rc;
 	rc = n.kind == CFS_FILE && n.takes_writes
-		     ? of_start_writing(of, path, n.content, flags)
+		     ? of_start_writing(of, path, n.content, flags,
+				       fs->write_max)
 		     : -EACCES;
 	cfs_node_clear(&n);
 	return rc;
@@ -679,8 +687,6 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 	fi->direct_io = 1;
 	return of_attach(of, fi);
 fail:
-	if (of->gate)
-		gate_leave(fs, of->gate);
 	of_free(fs, of);
 	return rc;
 }
@@ -701,7 +707,8 @@ static int fs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 		if (rc)
 			break;
 		cfs_overlay_unhide(fs->overlay, rel(path));
-		rc = of_start_writing(of, rel(path), NULL, fi->flags);
+		rc = of_start_writing(of, rel(path), NULL, fi->flags,
+				      fs->write_max);
 		fi->direct_io = 1;
 		break;
 	case CFS_ENTRY_NEW:
@@ -722,8 +729,6 @@ static int fs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 		break;
 	}
 	if (rc) {
-		if (of->gate)
-			gate_leave(fs, of->gate);
 		of_free(fs, of);
 		return rc;
 	}
@@ -957,8 +962,6 @@ static int fs_release(const char *path, struct fuse_file_info *fi)
 	commit_if_changed(fs, of, 1);
 	if (of->live)
 		live_detach(fs, of->path, of->live);
-	if (of->gate)
-		gate_leave(fs, of->gate);
 	of_free(fs, of);
 	return 0;
 }

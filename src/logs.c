@@ -225,13 +225,7 @@ static int follow_sleep(struct cfs_follow *f, double seconds)
 	struct timespec until;
 	int stop;
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += (time_t)seconds;
-	until.tv_nsec += (long)((seconds - (double)(time_t)seconds) * 1e9);
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	cfs_deadline_in(seconds, &until);
 	pthread_mutex_lock(&f->lock);
 	while (!follow_stopping(f) &&
 	       pthread_cond_timedwait(&f->wake, &f->lock, &until) == 0)

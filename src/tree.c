@@ -1149,7 +1149,7 @@ static enum cfs_cost cost_of(const struct cfs_route *r)
 	if (r->kind != CFS_FILE || !r->get)
 		return CFS_COST_NONE;
 	if (r->flags & CFS_STREAM)
-		return CFS_COST_STREAM;
+		return CFS_COST_NEVER;
 	return r->flags & CFS_PERSIST ? CFS_COST_FETCH : CFS_COST_CACHED;
 }
 

@@ -137,6 +137,17 @@ double cfs_monotonic(void)
 	return clock_seconds(CLOCK_MONOTONIC);
 }
 
+void cfs_deadline_in(double seconds, struct timespec *until)
+{
+	clock_gettime(CLOCK_REALTIME, until);
+	until->tv_sec += (time_t)seconds;
+	until->tv_nsec += (long)((seconds - (double)(time_t)seconds) * 1e9);
+	if (until->tv_nsec >= 1000000000L) {
+		until->tv_sec++;
+		until->tv_nsec -= 1000000000L;
+	}
+}
+
 void cfs_iso8601(time_t t, char out[32])
 {
 	struct tm tm;

@@ -40,6 +40,24 @@ def wait_for(predicate, timeout=10.0, interval=0.02):
     return False
 
 
+WRITE_METHODS = ("PUT", "POST", "PATCH", "DELETE")
+
+
+def write_requests(sim):
+    return [r for r in sim.requests() if r["method"] in WRITE_METHODS]
+
+
+def settled_writes(sim, count, timeout=10.0):
+    """The write requests once `count` of them are answered and nothing more
+    arrived for a moment (a commit at release comes after close returns)."""
+    def arrived():
+        w = write_requests(sim)
+        return len(w) >= count and all(r["status"] is not None for r in w)
+    wait_for(arrived, timeout)
+    time.sleep(0.3)
+    return write_requests(sim)
+
+
 def stop_process(proc, timeout=10):
     """Terminates proc (started by a test) and reaps it; kills it if it lingers."""
     if proc.poll() is None:
@@ -59,11 +77,11 @@ def is_mounted(path):
 class Simulator:
     """The running simulator and its /_sim/ control API."""
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, extra_args=()):
         port_file = os.path.join(workdir, "port")
         self.log = open(os.path.join(workdir, "sim.log"), "w+")
         self.proc = subprocess.Popen(
-            [PYTHON, SIM, "--port", "0", "--port-file", port_file],
+            [PYTHON, SIM, "--port", "0", "--port-file", port_file, *extra_args],
             stdout=self.log, stderr=subprocess.STDOUT)
         if not wait_for(lambda: os.path.exists(port_file) and open(port_file).read().strip()):
             self.stop()

@@ -24,10 +24,9 @@ import time
 
 import pytest
 
-from conftest import stop_process, wait_for
+from conftest import settled_writes, stop_process, wait_for
 
 DETAILS = "/1.3/account/details/%s"
-WRITE_METHODS = ("PUT", "POST", "PATCH", "DELETE")
 NEW_SUB = {"password": "Sup3r-secret-42", "email": "kerran@acme.example", "phone": "+358.401112223",
            "currency": "EUR", "language": "en", "timezone": "Europe/Helsinki",
            "first_name": "Kerran", "last_name": "Vain"}
@@ -35,21 +34,6 @@ MB = 1024 * 1024
 
 
 # -- helpers -----------------------------------------------------------------------------
-
-def write_requests(sim):
-    return [r for r in sim.requests() if r["method"] in WRITE_METHODS]
-
-
-def settled_writes(sim, count, timeout=10.0):
-    """The write requests once `count` of them are answered and nothing more
-    arrived for a moment."""
-    def arrived():
-        w = write_requests(sim)
-        return len(w) >= count and all(r["status"] is not None for r in w)
-    wait_for(arrived, timeout)
-    time.sleep(0.3)
-    return write_requests(sim)
-
 
 def accounts(sim):
     return {name: d["account"] for name, d in sim.state()["upcloud"]["details"].items()}

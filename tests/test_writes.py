@@ -20,13 +20,11 @@ import select
 import stat
 import subprocess
 import sys
-import time
 
 import pytest
 
-from conftest import wait_for
+from conftest import settled_writes, wait_for, write_requests
 
-WRITE_METHODS = ("PUT", "POST", "PATCH", "DELETE")
 DETAILS = "/1.3/account/details/%s"
 
 # The one-line fields "Modify account details" accepts, and a valid new value
@@ -61,28 +59,13 @@ NEW_SUB = {"password": "Sup3r-secret-42", "email": "uusi@acme.example", "phone":
 
 # -- helpers -----------------------------------------------------------------------------
 
-def write_requests(sim):
-    return [r for r in sim.requests() if r["method"] in WRITE_METHODS]
-
-
-def sent(sim, count, timeout=10.0):
-    """The write requests once `count` of them have completed and nothing more
-    arrived for a moment (a commit at release comes after close returns)."""
-    def arrived():
-        w = write_requests(sim)
-        return len(w) >= count and all(r["status"] is not None for r in w)
-    wait_for(arrived, timeout)
-    time.sleep(0.3)
-    return write_requests(sim)
-
-
 def nothing_sent(sim):
-    assert sent(sim, 0) == []
+    assert settled_writes(sim, 0) == []
 
 
 def the_request(sim, method, path):
     """The body (parsed) of the one write request, which must be `method path`."""
-    w = sent(sim, 1)
+    w = settled_writes(sim, 1)
     assert [(r["method"], r["path"]) for r in w] == [(method, path)], w
     return json.loads(w[0]["body"]) if w[0]["body"] else None
 
@@ -718,7 +701,7 @@ def test_rmdir_deletes_a_subaccount(sim, upcloud):
     user = sorted(n for n, a in accounts(sim).items() if a["type"] == "sub")[-1]
     assert os.path.isdir(upcloud.p("accounts", user))
     os.rmdir(upcloud.p("accounts", user))
-    w = sent(sim, 1)
+    w = settled_writes(sim, 1)
     assert [(r["method"], r["path"], r["body"]) for r in w] == [
         ("DELETE", "/1.3/account/sub/%s" % user, "")]
     assert user not in accounts(sim)
@@ -730,7 +713,7 @@ def test_rmdir_of_the_main_account_is_eacces(sim, mount_fs):
     m = mount_fs("upcloud", expect_warnings=True)
     main = main_username(sim)
     assert oserror(os.rmdir, m.p("accounts", main)) == errno.EACCES
-    w = sent(sim, 1)
+    w = settled_writes(sim, 1)
     assert [(r["method"], r["path"], r["status"]) for r in w] == [
         ("DELETE", "/1.3/account/sub/%s" % main, 403)]
     assert os.path.isdir(m.p("accounts", main))
@@ -747,7 +730,7 @@ def test_put_503_is_eio_and_not_retried(sim, mount_fs):
     before = account(sim, user)["email"]
     sim.fault(match="details", method="PUT", kind="status", status=503)
     assert write_file(path, "retry@acme.example\n") == errno.EIO
-    w = sent(sim, 1)
+    w = settled_writes(sim, 1)
     assert [(r["method"], r["path"], r["status"]) for r in w] == [("PUT", DETAILS % user, 503)]
     assert json.loads(w[0]["body"]) == {"account": {"email": "retry@acme.example"}}
     assert read(path) == before + "\n"
@@ -759,7 +742,7 @@ def test_post_503_is_eio_and_not_retried(sim, mount_fs):
     name = "acme_faulted"
     sim.fault(match="account/sub", method="POST", kind="status", status=503)
     assert write_file(m.p("accounts", name + ".json"), json.dumps(NEW_SUB)) == errno.EIO
-    w = sent(sim, 1)
+    w = settled_writes(sim, 1)
     assert [(r["method"], r["path"], r["status"]) for r in w] == [
         ("POST", "/1.3/account/sub", 503)]
     assert json.loads(w[0]["body"]) == {"sub_account": dict(NEW_SUB, username=name)}
@@ -836,7 +819,7 @@ def test_two_processes_writing_labels_take_turns(sim, upcloud):
             if child.poll() is None:
                 child.kill()
                 child.wait()
-    w = sent(sim, 2)
+    w = settled_writes(sim, 2)
     assert [(r["method"], r["path"]) for r in w] == [("PUT", DETAILS % user)] * 2
     wanted = [[{"key": k, "value": v} for k, v in (line.split("=") for line in c.splitlines())]
               for c in contents]
@@ -880,7 +863,7 @@ def test_patch_503_is_eio_and_not_retried(sim, mount_fs):
     before = json.loads(read(path))
     sim.fault(match="storage-policies", method="PATCH", kind="status", status=503)
     assert write_file(path, json.dumps({"retentionSizeInMB": 2048})) == errno.EIO
-    w = sent(sim, 1)
+    w = settled_writes(sim, 1)
     assert [(r["method"], r["path"], r["status"]) for r in w] == [
         ("PATCH", policies_path(real_id), 503)]
     assert json.loads(w[0]["body"]) == {"retentionSizeInMB": 2048}

@@ -57,7 +57,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import conftest  # noqa: E402
-from conftest import Mount, Simulator, clever_env, is_mounted, upcloud_env, wait_for  # noqa: E402
+from conftest import Mount, Simulator, clever_env, is_mounted, upcloud_env  # noqa: E402
 from read_bench import rss_kib  # noqa: E402
 
 OP_TIMEOUT = 30         # seconds one cat / grep / ls may take before it counts as an error
@@ -325,17 +325,7 @@ class WallClockSimulator(Simulator):
     """
 
     def __init__(self, workdir):
-        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        port_file = os.path.join(workdir, "port")
-        self.log = open(os.path.join(workdir, "sim.log"), "w+")
-        self.proc = subprocess.Popen(
-            [conftest.PYTHON, conftest.SIM, "--port", "0", "--port-file", port_file, "--now", now],
-            stdout=self.log, stderr=subprocess.STDOUT)
-        if not wait_for(lambda: os.path.exists(port_file) and open(port_file).read().strip()):
-            self.stop()
-            raise RuntimeError("the simulator did not start")
-        self.port = int(open(port_file).read())
-        self.url = "http://127.0.0.1:%d" % self.port
+        super().__init__(workdir, ("--now", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())))
 
 
 def mount(sim, workdir, source):
