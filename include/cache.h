@@ -65,6 +65,10 @@ typedef int (*cfs_fetch_fn)(void *arg, const char *path,
 int cfs_cache_get_with(struct cfs_cache *c, const char *path,
 		       const char *accept, cfs_fetch_fn fetch, void *arg,
 		       struct cfs_resp **out);
+/* Every plain GET goes to fetch instead of the HTTP layer, and prefetches
+ * do nothing: how the engine's unit tests serve canned responses. */
+void cfs_cache_set_source(struct cfs_cache *c, cfs_fetch_fn fetch,
+			  void *arg);
 /* Starts the missing ones of n fetches in parallel and waits for them. */
 void cfs_cache_prefetch(struct cfs_cache *c, char *const *paths,
 			const char *accept, size_t n);

@@ -95,17 +95,7 @@ struct cfs_vars {
 const char *cfs_vars_value(const struct cfs_vars *v, const char *name);
 json_t *cfs_vars_item(const struct cfs_vars *v, const char *name);
 
-/* Names (unescaped values of the variable) and the items behind them. */
-struct cfs_listing {
-	size_t n;
-	size_t cap;
-	char **names;
-	json_t **items;
-	struct cfs_resp *src;
-};
-
-int cfs_listing_add(struct cfs_listing *l, const char *name, json_t *item);
-void cfs_listing_clear(struct cfs_listing *l);
+struct cfs_listing;
 
 struct cfs_lister {
 	const char *name;       /* "@owners" */
@@ -115,6 +105,14 @@ struct cfs_lister {
 	int (*accepts)(const char *name);
 };
 
+/* {@name} in templates: what the provider computes from the variables. */
+struct cfs_derivation {
+	const char *name;
+	const char *needs;      /* the variable it reads, or NULL */
+	int (*derive)(struct cfs_tree *t, const struct cfs_vars *v,
+		      struct cfs_buf *out);
+};
+
 struct cfs_provider {
 	const char *name;
 	const char *check_path; /* the cheap call made at mount time */
@@ -122,9 +120,8 @@ struct cfs_provider {
 	size_t nroutes;
 	const struct cfs_lister *listers;
 	size_t nlisters;
-	/* {@name} in templates */
-	int (*derive)(struct cfs_tree *t, const char *name,
-		      const struct cfs_vars *v, struct cfs_buf *out);
+	const struct cfs_derivation *derivations;
+	size_t nderivations;
 };
 
 /* What FUSE needs to know of one path. */
@@ -183,6 +180,21 @@ enum cfs_entry {
 };
 
 enum cfs_entry cfs_tree_classify(struct cfs_tree *t, const char *path);
+/* What a write sends, and the API path prefixes it makes stale. */
+struct cfs_write {
+	const char *method;
+	char *path;
+	char *body;             /* NULL: none */
+	size_t body_len;
+	char **drops;
+	size_t ndrops;
+};
+
+/* The request closing a written file would send (checked and encoded:
+ * -EINVAL for bytes that cannot be valid), without sending it. */
+int cfs_tree_plan_write(struct cfs_tree *t, const char *path,
+			const char *data, size_t len, struct cfs_write *w);
+void cfs_write_clear(struct cfs_write *w);
 /* Sends the bytes of a writable or new file; drops what it made stale. */
 int cfs_tree_commit(struct cfs_tree *t, const char *path, const char *data,
 		    size_t len);

@@ -45,6 +45,8 @@ struct doubt {
 
 struct cfs_cache {
 	struct cfs_http *http;
+	cfs_fetch_fn source;        /* in place of the HTTP layer's GET */
+	void *source_arg;
 	double ttl;
 	struct doubt *doubts;
 	pthread_mutex_t lock;
@@ -407,7 +409,16 @@ int cfs_cache_get(struct cfs_cache *c, const char *path, const char *accept,
 {
 	struct plain_get g = { c->http, accept };
 
+	if (c->source)
+		return cfs_cache_get_with(c, path, accept, c->source,
+					  c->source_arg, out);
 	return cfs_cache_get_with(c, path, accept, fetch_plain, &g, out);
+}
+
+void cfs_cache_set_source(struct cfs_cache *c, cfs_fetch_fn fetch, void *arg)
+{
+	c->source = fetch;
+	c->source_arg = arg;
 }
 
 int cfs_cache_get_with(struct cfs_cache *c, const char *path,
@@ -479,7 +490,8 @@ void cfs_cache_prefetch(struct cfs_cache *c, char *const *paths,
 	size_t i;
 	size_t k = 0;
 
-	if (!rq || !rs || !mine || local_only)
+	/* with a source of its own, every lookup fetches for itself */
+	if (!rq || !rs || !mine || local_only || c->source)
 		goto out;
 	pthread_mutex_lock(&c->lock);
 	flush_if_requested(c);

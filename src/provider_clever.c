@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cache.h"
+#include "listing.h"
 #include "provider.h"
 
 #define V4_APP "/v4/orchestration/organisations/{owner}/applications/{app}"
@@ -48,7 +49,7 @@ static const struct cfs_route clever_routes[] = {
 	CFS_ROUTE("zones/{zone}.json", CFS_FILE, .list = "/v4/products/zones",
 		  .key = "name"),
 	CFS_ROUTE("orgs", CFS_DIR),
-	CFS_ROUTE("orgs/{owner}", CFS_DIR, .list = "@owners", .key = "id"),
+	CFS_ROUTE("orgs/{owner}", CFS_DIR, .list = "@owners"),
 	CFS_ROUTE("orgs/by-name", CFS_DIR),
 	CFS_ROUTE("orgs/by-name/{org}", CFS_LINK, .list = "@owner_names",
 		  .link = "../{org.id}"),
@@ -175,25 +176,25 @@ static const struct cfs_lister clever_listers[] = {
 };
 
 /* The start of the current TTL period: one snapshot URL per period. */
-static int derive_log_until(struct cfs_tree *t, struct cfs_buf *out)
+static int derive_log_until(struct cfs_tree *t, const struct cfs_vars *v,
+			    struct cfs_buf *out)
 {
 	char iso[32];
 
+	(void)v;
 	cfs_iso8601(cfs_tree_period_start(t), iso);
 	return cfs_buf_append(out, iso, strlen(iso));
 }
 
-static int derive(struct cfs_tree *t, const char *name,
-		  const struct cfs_vars *v, struct cfs_buf *out)
+/* v2 calls name the personal space "self", an organisation by its id. */
+static int derive_v2owner(struct cfs_tree *t, const struct cfs_vars *v,
+			  struct cfs_buf *out)
 {
 	const char *owner = cfs_vars_value(v, "owner");
 	char *esc;
 	int rc;
 
-	if (strcmp(name, "log_until") == 0)
-		return derive_log_until(t, out);
-	if (strcmp(name, "v2owner") != 0 || !owner)
-		return -EINVAL;
+	(void)t;
 	if (is_personal(owner))
 		return cfs_buf_append(out, "self", 4);
 	esc = cfs_tree_escape(owner);
@@ -204,6 +205,11 @@ static int derive(struct cfs_tree *t, const char *name,
 	return rc;
 }
 
+static const struct cfs_derivation clever_derivations[] = {
+	{ "log_until", NULL, derive_log_until },
+	{ "v2owner", "owner", derive_v2owner },
+};
+
 const struct cfs_provider cfs_provider_clever = {
 	.name = "clever",
 	.check_path = "/v2/self",
@@ -211,5 +217,7 @@ const struct cfs_provider cfs_provider_clever = {
 	.nroutes = sizeof(clever_routes) / sizeof(clever_routes[0]),
 	.listers = clever_listers,
 	.nlisters = sizeof(clever_listers) / sizeof(clever_listers[0]),
-	.derive = derive,
+	.derivations = clever_derivations,
+	.nderivations = sizeof(clever_derivations) /
+			sizeof(clever_derivations[0]),
 };

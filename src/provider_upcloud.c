@@ -15,6 +15,7 @@
 
 #include "cache.h"
 #include "hashmap.h"
+#include "listing.h"
 #include "provider.h"
 
 #define DETAILS "/1.3/account/details/{user}"
@@ -501,28 +502,49 @@ static const struct cfs_lister upcloud_listers[] = {
 	{ "@billed_resources", list_billed_resources, NULL },
 };
 
-static int derive(struct cfs_tree *t, const char *name,
-		  const struct cfs_vars *v, struct cfs_buf *out)
+/* Network usage covers the month, the current one up to this hour. */
+static int month_window(struct cfs_tree *t, const struct cfs_vars *v,
+			time_t *first, time_t *last)
 {
-	const char *month = cfs_vars_value(v, "month");
+	time_t hour = cfs_tree_now(t) / 3600 * 3600;
+
+	if (cfs_parse_month(cfs_vars_value(v, "month"), first, last) != 0)
+		return -EINVAL;
+	if (*last > hour)
+		*last = hour > *first ? hour : *first;
+	return 0;
+}
+
+static int append_window_end(struct cfs_tree *t, const struct cfs_vars *v,
+			     int last_end, struct cfs_buf *out)
+{
 	time_t first;
 	time_t last;
-	time_t hour = cfs_tree_now(t) / 3600 * 3600;
 	char iso[32];
+	int rc = month_window(t, v, &first, &last);
 
-	if (!month || cfs_parse_month(month, &first, &last) != 0)
-		return -EINVAL;
-	if (strcmp(name, "month_from") == 0) {
-		cfs_iso8601(first, iso);
-	} else if (strcmp(name, "month_to") == 0) {
-		if (last > hour)
-			last = hour > first ? hour : first;
-		cfs_iso8601(last, iso);
-	} else {
-		return -EINVAL;
-	}
+	if (rc)
+		return rc;
+	cfs_iso8601(last_end ? last : first, iso);
 	return cfs_buf_append(out, iso, strlen(iso));
 }
+
+static int derive_month_from(struct cfs_tree *t, const struct cfs_vars *v,
+			     struct cfs_buf *out)
+{
+	return append_window_end(t, v, 0, out);
+}
+
+static int derive_month_to(struct cfs_tree *t, const struct cfs_vars *v,
+			   struct cfs_buf *out)
+{
+	return append_window_end(t, v, 1, out);
+}
+
+static const struct cfs_derivation upcloud_derivations[] = {
+	{ "month_from", "month", derive_month_from },
+	{ "month_to", "month", derive_month_to },
+};
 
 const struct cfs_provider cfs_provider_upcloud = {
 	.name = "upcloud",
@@ -531,5 +553,7 @@ const struct cfs_provider cfs_provider_upcloud = {
 	.nroutes = sizeof(upcloud_routes) / sizeof(upcloud_routes[0]),
 	.listers = upcloud_listers,
 	.nlisters = sizeof(upcloud_listers) / sizeof(upcloud_listers[0]),
-	.derive = derive,
+	.derivations = upcloud_derivations,
+	.nderivations = sizeof(upcloud_derivations) /
+			sizeof(upcloud_derivations[0]),
 };

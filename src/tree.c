@@ -24,28 +24,15 @@
 #include "diskcache.h"
 #include "hashmap.h"
 #include "http.h"
+#include "listing.h"
 #include "log.h"
 #include "logs.h"
 #include "render.h"
+#include "routes.h"
 
 #define NODE_CACHE_BYTES (64u << 20)
-
-struct segment {
-	char *prefix;           /* the whole segment when var is NULL */
-	char *var;
-	char *suffix;
-};
-
-struct route_info {
-	const struct cfs_route *r;  /* NULL for the root */
-	size_t nseg;
-	struct segment seg[CFS_MAX_DEPTH];
-	/* routes[def[i]] is the ancestor whose last segment is seg[i] */
-	size_t def[CFS_MAX_DEPTH];
-	size_t *children;
-	size_t nchildren;
-	const struct cfs_lister *lister;
-};
+/* directories whose listings are kept indexed, at most */
+#define LISTINGS_KEPT 4096
 
 struct node_state {
 	uint64_t version;
@@ -61,8 +48,8 @@ struct cfs_tree {
 	struct cfs_diskcache *disk;
 	char *base_url;
 	time_t mounted;
-	struct route_info *routes;  /* routes[0] is the root */
-	size_t nroutes;
+	struct cfs_routes *routes;
+	struct cfs_listings *listings;
 	unsigned int log_lines;
 	unsigned int ttl;
 	pthread_mutex_t lock;
@@ -157,227 +144,7 @@ static void vars_clear(struct cfs_vars *v)
 	memset(v, 0, sizeof(*v));
 }
 
-int cfs_listing_add(struct cfs_listing *l, const char *name, json_t *item)
-{
-	char *copy;
-	char *s;
-
-	if (!*name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-		return 0;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 16;
-		char **names = realloc(l->names, cap * sizeof(*names));
-		json_t **items;
-
-		if (!names)
-			return -ENOMEM;
-		l->names = names;
-		items = realloc(l->items, cap * sizeof(*items));
-		if (!items)
-			return -ENOMEM;
-		l->items = items;
-		l->cap = cap;
-	}
-	copy = strdup(name);
-	if (!copy)
-		return -ENOMEM;
-	/* a name is one path component */
-	for (s = copy; *s; s++)
-		if (*s == '/')
-			*s = '_';
-	l->names[l->n] = copy;
-	l->items[l->n] = json_incref(item);
-	l->n++;
-	return 0;
-}
-
-void cfs_listing_clear(struct cfs_listing *l)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++) {
-		free(l->names[i]);
-		json_decref(l->items[i]);
-	}
-	free(l->names);
-	free(l->items);
-	cfs_resp_unref(l->src);
-	memset(l, 0, sizeof(*l));
-}
-
-/* ---- the route table ----------------------------------------------- */
-
-static int parse_segment(const char *text, size_t len, struct segment *s)
-{
-	const char *open = memchr(text, '{', len);
-	const char *close = open ? memchr(open, '}', len - (size_t)(open -
-								      text))
-				 : NULL;
-
-	if (!open) {
-		s->prefix = strndup(text, len);
-		return s->prefix ? 0 : -ENOMEM;
-	}
-	if (!close)
-		return -EINVAL;
-	s->prefix = strndup(text, (size_t)(open - text));
-	s->var = strndup(open + 1, (size_t)(close - open - 1));
-	s->suffix = strndup(close + 1, len - (size_t)(close + 1 - text));
-	return s->prefix && s->var && s->suffix ? 0 : -ENOMEM;
-}
-
-static int parse_pattern(struct route_info *ri)
-{
-	const char *p = ri->r->pattern;
-
-	while (*p) {
-		const char *slash = strchr(p, '/');
-		size_t len = slash ? (size_t)(slash - p) : strlen(p);
-
-		if (ri->nseg == CFS_MAX_DEPTH ||
-		    parse_segment(p, len, &ri->seg[ri->nseg]) != 0)
-			return -EINVAL;
-		ri->nseg++;
-		p += len;
-		if (*p == '/')
-			p++;
-	}
-	return 0;
-}
-
-static int same_prefix(const struct route_info *a,
-		       const struct route_info *b, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		const struct segment *x = &a->seg[i];
-		const struct segment *y = &b->seg[i];
-
-		if (strcmp(x->prefix, y->prefix) != 0 ||
-		    !x->var != !y->var ||
-		    (x->var && (strcmp(x->var, y->var) != 0 ||
-				strcmp(x->suffix, y->suffix) != 0)))
-			return 0;
-	}
-	return 1;
-}
-
-static int find_ancestor(const struct cfs_tree *t, const struct route_info *ri,
-			 size_t depth, size_t *out)
-{
-	size_t i;
-
-	if (depth == 0) {
-		*out = 0;
-		return 0;
-	}
-	for (i = 1; i < t->nroutes; i++)
-		if (t->routes[i].nseg == depth &&
-		    same_prefix(&t->routes[i], ri, depth)) {
-			*out = i;
-			return 0;
-		}
-	return -ENOENT;
-}
-
-static const struct cfs_lister *find_lister(const struct cfs_provider *p,
-					    const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < p->nlisters; i++)
-		if (strcmp(p->listers[i].name, name) == 0)
-			return &p->listers[i];
-	return NULL;
-}
-
-static int add_child(struct route_info *parent, size_t child)
-{
-	size_t *c = realloc(parent->children,
-			    (parent->nchildren + 1) * sizeof(*c));
-
-	if (!c)
-		return -ENOMEM;
-	c[parent->nchildren++] = child;
-	parent->children = c;
-	return 0;
-}
-
-/* Checks one row against the rest of the table and links it in. */
-static int link_route(struct cfs_tree *t, size_t i, char *err, size_t errlen)
-{
-	struct route_info *ri = &t->routes[i];
-	const struct cfs_route *r = ri->r;
-	size_t d;
-	size_t parent;
-
-	for (d = 1; d <= ri->nseg; d++)
-		if (find_ancestor(t, ri, d, &ri->def[d - 1]) != 0)
-			goto bad;
-	if (find_ancestor(t, ri, ri->nseg - 1, &parent) != 0 ||
-	    t->routes[parent].r->kind != CFS_DIR)
-		goto bad;
-	if (ri->seg[ri->nseg - 1].var && r->kind != CFS_NEWFILE) {
-		if (!r->list)
-			goto bad;
-		if (r->list[0] == '@') {
-			ri->lister = find_lister(t->p, r->list);
-			if (!ri->lister)
-				goto bad;
-		}
-	}
-	if ((r->kind == CFS_LINK) != (r->link != NULL) ||
-	    (r->kind == CFS_NEWFILE && !r->write_method))
-		goto bad;
-	return add_child(&t->routes[parent], i);
-bad:
-	snprintf(err, errlen, "route table of %s: bad row '%s'", t->p->name,
-		 r->pattern);
-	return -EINVAL;
-}
-
-static const struct cfs_route root_route = { .pattern = "", .kind = CFS_DIR };
-
-static int build_routes(struct cfs_tree *t, char *err, size_t errlen)
-{
-	size_t i;
-
-	t->nroutes = t->p->nroutes + 1;
-	t->routes = calloc(t->nroutes, sizeof(*t->routes));
-	if (!t->routes)
-		return -ENOMEM;
-	t->routes[0].r = &root_route;
-	for (i = 1; i < t->nroutes; i++) {
-		t->routes[i].r = &t->p->routes[i - 1];
-		if (parse_pattern(&t->routes[i]) != 0 ||
-		    t->routes[i].nseg == 0) {
-			snprintf(err, errlen, "route table of %s: bad pattern "
-				 "'%s'", t->p->name, t->routes[i].r->pattern);
-			return -EINVAL;
-		}
-	}
-	for (i = 1; i < t->nroutes; i++)
-		if (link_route(t, i, err, errlen) != 0)
-			return -EINVAL;
-	return 0;
-}
-
-static void free_routes(struct cfs_tree *t)
-{
-	size_t i;
-	size_t s;
-
-	for (i = 0; t->routes && i < t->nroutes; i++) {
-		for (s = 0; s < t->routes[i].nseg; s++) {
-			free(t->routes[i].seg[s].prefix);
-			free(t->routes[i].seg[s].var);
-			free(t->routes[i].seg[s].suffix);
-		}
-		free(t->routes[i].children);
-	}
-	free(t->routes);
-}
+/* ---- the tree ---------------------------------------------------- */
 
 struct cfs_tree *cfs_tree_new(const struct cfs_provider *p,
 			      struct cfs_cache *cache,
@@ -395,9 +162,11 @@ struct cfs_tree *cfs_tree_new(const struct cfs_provider *p,
 	t->log_lines = 1000;
 	t->base_url = strdup(base_url);
 	t->nodes = cfs_hashmap_new();
+	t->listings = cfs_listings_new(cache, LISTINGS_KEPT);
 	t->flush_seen = cfs_cache_flush_epoch();
 	pthread_mutex_init(&t->lock, NULL);
-	if (!t->base_url || !t->nodes || build_routes(t, err, errlen) != 0) {
+	t->routes = cfs_routes_compile(p, err, errlen);
+	if (!t->base_url || !t->nodes || !t->listings || !t->routes) {
 		cfs_tree_free(t);
 		return NULL;
 	}
@@ -423,80 +192,36 @@ void cfs_tree_free(struct cfs_tree *t)
 {
 	if (!t)
 		return;
-	free_routes(t);
+	cfs_routes_free(t->routes);
+	cfs_listings_free(t->listings);
 	cfs_hashmap_free(t->nodes, node_state_free);
 	pthread_mutex_destroy(&t->lock);
 	free(t->base_url);
 	free(t);
 }
 
-/* ---- templates ----------------------------------------------------- */
-
-static int expand_field(const struct cfs_vars *v, const char *ref,
-			struct cfs_buf *out)
-{
-	char var[64];
-	const char *dot = strchr(ref, '.');
-	json_t *j;
-	char *esc;
-	char num[32];
-	const char *s;
-	int rc;
-
-	if (!dot) {
-		s = cfs_vars_value(v, ref);
-	} else {
-		snprintf(var, sizeof(var), "%.*s", (int)(dot - ref), ref);
-		j = cfs_json_at(cfs_vars_item(v, var), dot + 1);
-		s = json_string_value(j);
-		if (json_is_integer(j)) {
-			snprintf(num, sizeof(num), "%lld",
-				 (long long)json_integer_value(j));
-			s = num;
-		}
-	}
-	if (!s)
-		return -ENOENT;
-	esc = cfs_tree_escape(s);
-	if (!esc)
-		return -ENOMEM;
-	rc = cfs_buf_append(out, esc, strlen(esc));
-	free(esc);
-	return rc;
-}
-
-static int expand(struct cfs_tree *t, const char *tmpl,
+static int expand(struct cfs_tree *t, const struct cfs_template *tp,
 		  const struct cfs_vars *v, struct cfs_buf *out)
 {
-	const char *p = tmpl;
-	int rc = 0;
-
-	while (*p && !rc) {
-		const char *open = strchr(p, '{');
-		const char *close = open ? strchr(open, '}') : NULL;
-		char ref[128];
-
-		if (!open || !close)
-			return cfs_buf_append(out, p, strlen(p));
-		rc = cfs_buf_append(out, p, (size_t)(open - p));
-		if ((size_t)(close - open) >= sizeof(ref))
-			return -EINVAL;
-		snprintf(ref, sizeof(ref), "%.*s", (int)(close - open - 1),
-			 open + 1);
-		if (!rc && ref[0] == '@')
-			rc = t->p->derive ? t->p->derive(t, ref + 1, v, out)
-					  : -EINVAL;
-		else if (!rc)
-			rc = expand_field(v, ref, out);
-		p = close + 1;
-	}
-	return rc;
+	return cfs_template_expand(tp, t, v, out);
 }
+
+/* While a listing is built, every fetch it makes is one it depends on. */
+static __thread struct cfs_listing *recording;
 
 int cfs_tree_fetch(struct cfs_tree *t, const char *path, const char *accept,
 		   struct cfs_resp **out)
 {
-	return cfs_cache_get(t->cache, path, accept, out);
+	int rc = cfs_cache_get(t->cache, path, accept, out);
+
+	if (rc || !recording)
+		return rc;
+	rc = cfs_listing_depend(recording, path, accept, (*out)->gen);
+	if (rc) {
+		cfs_resp_unref(*out);
+		*out = NULL;
+	}
+	return rc;
 }
 
 void cfs_tree_prefetch(struct cfs_tree *t, char *const *paths, size_t n)
@@ -506,28 +231,10 @@ void cfs_tree_prefetch(struct cfs_tree *t, char *const *paths, size_t n)
 
 /* ---- listings ------------------------------------------------------ */
 
-static int item_matches(json_t *item, const char *where)
+static int item_name(json_t *item, const struct cfs_jpath *key, char *out,
+		     size_t len)
 {
-	const char *op;
-	char field[64];
-	int negate;
-	const char *have;
-
-	if (!where)
-		return 1;
-	op = strchr(where, '=');
-	if (!op)
-		return 0;
-	negate = op > where && op[-1] == '!';
-	snprintf(field, sizeof(field), "%.*s",
-		 (int)(op - where - negate), where);
-	have = json_string_value(cfs_json_at(item, field));
-	return (have && strcmp(have, op + 1) == 0) != negate;
-}
-
-static int item_name(json_t *item, const char *key, char *out, size_t len)
-{
-	json_t *k = cfs_json_at(item, key);
+	json_t *k = cfs_jpath_get(item, key);
 
 	if (json_is_string(k))
 		snprintf(out, len, "%s", json_string_value(k));
@@ -538,28 +245,23 @@ static int item_name(json_t *item, const char *key, char *out, size_t len)
 	return 0;
 }
 
-/* The API list of route ri, by its list, list_at, key and where. */
-static int list_from_api(struct cfs_tree *t, const struct cfs_route *r,
-			 const struct cfs_vars *v, struct cfs_listing *out)
+/* The API list of a row, by its list, list_at, key and where. */
+static int list_from_api(struct cfs_tree *t, const struct cfs_croute *cr,
+			 const char *path, struct cfs_listing *out)
 {
-	struct cfs_buf path = { 0 };
 	json_t *arr;
 	json_t *item;
 	size_t i;
 	char name[512];
 	int rc;
 
-	rc = expand(t, r->list, v, &path);
-	if (!rc)
-		rc = cfs_tree_fetch(t, path.data, NULL, &out->src);
-	cfs_buf_free(&path);
+	rc = cfs_tree_fetch(t, path, NULL, &out->src);
 	if (rc)
 		return rc;
-	arr = r->list_at ? cfs_json_at(out->src->json, r->list_at)
-			 : out->src->json;
+	arr = cfs_jpath_get(out->src->json, &cr->list_at);
 	json_array_foreach(arr, i, item) {
-		if (!item_matches(item, r->where) ||
-		    item_name(item, r->key, name, sizeof(name)) != 0)
+		if (!cfs_cond_holds(&cr->where, item) ||
+		    item_name(item, &cr->key, name, sizeof(name)) != 0)
 			continue;
 		rc = cfs_listing_add(out, name, item);
 		if (rc)
@@ -568,134 +270,91 @@ static int list_from_api(struct cfs_tree *t, const struct cfs_route *r,
 	return 0;
 }
 
-static int run_listing(struct cfs_tree *t, const struct route_info *ri,
-		       const struct cfs_vars *v, struct cfs_listing *out)
+/*
+ * A listing is known by its row and, for an API list, the expanded list
+ * path; for a lister, the values it is given.
+ */
+static int listing_key(struct cfs_tree *t, const struct cfs_croute *cr,
+		       const struct cfs_vars *v, struct cfs_buf *key,
+		       size_t *path_at)
 {
-	if (ri->lister)
-		return ri->lister->list(t, v, out);
-	return list_from_api(t, ri->r, v, out);
+	size_t i;
+	int rc;
+
+	rc = cfs_buf_printf(key, "%zu:", (size_t)(cr - t->routes->route));
+	*path_at = key->len;
+	if (!cr->lister)
+		return rc ? rc : expand(t, &cr->list, v, key);
+	for (i = 0; !rc && i < v->n; i++)
+		rc = cfs_buf_printf(key, "%s/", v->value[i]);
+	return rc;
+}
+
+static int build_listing(struct cfs_tree *t, const struct cfs_croute *cr,
+			 const struct cfs_vars *v, const char *path,
+			 struct cfs_listing *out)
+{
+	struct cfs_listing *outer = recording;
+	int rc;
+
+	recording = out;
+	rc = cr->lister ? cr->lister->list(t, v, out)
+			: list_from_api(t, cr, path, out);
+	recording = outer;
+	return rc;
+}
+
+/* The names of row cr's variable, given the variables above it. */
+static int get_listing(struct cfs_tree *t, const struct cfs_croute *cr,
+		       const struct cfs_vars *v, struct cfs_listing **out)
+{
+	struct cfs_buf key = { 0 };
+	struct cfs_listing built = { 0 };
+	size_t path_at;
+	int rc;
+
+	rc = listing_key(t, cr, v, &key, &path_at);
+	if (rc)
+		goto out;
+	*out = cfs_listings_get(t->listings, key.data);
+	if (*out)
+		goto out;
+	rc = build_listing(t, cr, v, key.data + path_at, &built);
+	if (rc) {
+		cfs_listing_clear(&built);
+		goto out;
+	}
+	*out = cfs_listings_put(t->listings, key.data, &built);
+	rc = *out ? 0 : -ENOMEM;
+out:
+	cfs_buf_free(&key);
+	return rc;
 }
 
 /* ---- resolving a path ---------------------------------------------- */
-
-static int segment_value(const struct segment *s, const char *comp,
-			 char *out, size_t len)
-{
-	size_t n = strlen(comp);
-	size_t pl = strlen(s->prefix);
-	size_t sl;
-
-	if (!s->var)
-		return strcmp(s->prefix, comp) == 0 ? 0 : -ENOENT;
-	sl = strlen(s->suffix);
-	if (n <= pl + sl || strncmp(comp, s->prefix, pl) != 0 ||
-	    strcmp(comp + n - sl, s->suffix) != 0 || n - pl - sl >= len)
-		return -ENOENT;
-	snprintf(out, len, "%.*s", (int)(n - pl - sl), comp + pl);
-	return 0;
-}
-
-/* How specific a segment is: a literal, then a {var} with affixes. */
-static unsigned int segment_rank(const struct segment *s)
-{
-	if (!s->var)
-		return 2;
-	return s->prefix[0] || s->suffix[0] ? 1 : 0;
-}
-
-/* The most specific matching route wins, earlier segments first. */
-static const struct route_info *match(const struct cfs_tree *t,
-				      char **comp, size_t n)
-{
-	const struct route_info *best = n == 0 ? &t->routes[0] : NULL;
-	unsigned long best_score = 0;
-	size_t i;
-	size_t s;
-
-	for (i = 1; i < t->nroutes; i++) {
-		const struct route_info *ri = &t->routes[i];
-		unsigned long score = 1;
-		char value[512];
-
-		if (ri->nseg != n)
-			continue;
-		for (s = 0; s < n; s++) {
-			if (segment_value(&ri->seg[s], comp[s], value,
-					  sizeof(value)) != 0)
-				break;
-			score = score * 3 + segment_rank(&ri->seg[s]);
-		}
-		if (s == n && score > best_score) {
-			best = ri;
-			best_score = score;
-		}
-	}
-	return best;
-}
-
-static int find_name(const struct cfs_listing *l, const char *value,
-		     size_t *at)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++)
-		if (strcmp(l->names[i], value) == 0) {
-			*at = i;
-			return 0;
-		}
-	return -ENOENT;
-}
 
 /*
  * A name the listing lacks may have been created since: if the listing is
  * older than the negative TTL, it is fetched again, once.
  */
-static int list_again_if_old(struct cfs_tree *t, const struct route_info *def,
-			     const struct cfs_vars *v, struct cfs_listing *l)
+static int list_again_if_old(struct cfs_tree *t, const struct cfs_croute *def,
+			     const struct cfs_vars *v, struct cfs_listing **l)
 {
-	if (!l->src || cfs_now() - l->src->fetched_at < CFS_NEGATIVE_TTL)
-		return -ENOENT;
-	cfs_cache_expire(t->cache, l->src->path);
-	cfs_listing_clear(l);
-	return run_listing(t, def, v, l);
-}
-
-static int bind_var(struct cfs_tree *t, const struct route_info *ri,
-		    size_t depth, const char *value, struct cfs_vars *v)
-{
-	const struct route_info *def = &t->routes[ri->def[depth]];
-	struct cfs_listing l = { 0 };
 	size_t i;
-	int rc;
 
-	rc = run_listing(t, def, v, &l);
-	if (rc)
-		goto out;
-	rc = find_name(&l, value, &i);
-	if (rc && list_again_if_old(t, def, v, &l) == 0)
-		rc = find_name(&l, value, &i);
-	v->name[v->n] = ri->seg[depth].var;
-	if (rc == 0) {
-		v->item[v->n] = json_incref(l.items[i]);
-		v->src[v->n] = cfs_resp_ref(l.src);
-	}
-	if (rc && def->lister && def->lister->accepts &&
-	    def->lister->accepts(value))
-		rc = 0;
-	if (rc == 0) {
-		v->value[v->n] = strdup(value);
-		rc = v->value[v->n] ? 0 : -ENOMEM;
-		v->n++;
-	}
-out:
-	cfs_listing_clear(&l);
-	return rc;
+	if (!(*l)->src || cfs_now() - (*l)->src->fetched_at < CFS_NEGATIVE_TTL)
+		return -ENOENT;
+	for (i = 0; i < (*l)->ndeps; i++)
+		cfs_cache_expire(t->cache, (*l)->deps[i].path);
+	cfs_listing_unref(*l);
+	*l = NULL;
+	return get_listing(t, def, v, l);
 }
 
-static int bind_unlisted(const struct route_info *ri, size_t depth,
-			 const char *value, struct cfs_vars *v)
+static int bind_value(struct cfs_vars *v, const struct cfs_croute *cr,
+		      const char *value)
 {
-	v->name[v->n] = ri->seg[depth].var;
+	v->name[v->n] = cr->var[v->n];
 	v->value[v->n] = strdup(value);
 	if (!v->value[v->n])
 		return -ENOMEM;
@@ -703,19 +362,40 @@ static int bind_unlisted(const struct route_info *ri, size_t depth,
 	return 0;
 }
 
-/* "var.field=value": the condition on the item that named var. */
-static int only_if_holds(const struct cfs_route *r, const struct cfs_vars *v)
+/* Binds the next slot to value if the listing that defines it has it. */
+static int bind_listed(struct cfs_tree *t, const struct cfs_croute *cr,
+		       const char *value, struct cfs_vars *v)
 {
-	const char *dot = r->only_if ? strchr(r->only_if, '.') : NULL;
-	char var[64];
+	const struct cfs_croute *def = cr->def[v->n];
+	struct cfs_listing *l = NULL;
+	size_t i;
+	int rc;
 
-	if (!r->only_if)
-		return 1;
-	if (!dot)
-		return 0;
-	snprintf(var, sizeof(var), "%.*s", (int)(dot - r->only_if),
-		 r->only_if);
-	return item_matches(cfs_vars_item(v, var), dot + 1);
+	rc = get_listing(t, def, v, &l);
+	if (rc)
+		return rc;
+	rc = cfs_listing_find(l, value, &i);
+	if (rc && list_again_if_old(t, def, v, &l) == 0)
+		rc = cfs_listing_find(l, value, &i);
+	if (rc == 0) {
+		v->item[v->n] = json_incref(l->items[i]);
+		v->src[v->n] = cfs_resp_ref(l->src);
+	}
+	if (rc && def->lister && def->lister->accepts &&
+	    def->lister->accepts(value))
+		rc = 0;
+	if (rc == 0)
+		rc = bind_value(v, cr, value);
+	cfs_listing_unref(l);
+	return rc;
+}
+
+static int only_if_holds(const struct cfs_croute *cr,
+			 const struct cfs_vars *v)
+{
+	return !cr->only_if.set ||
+	       (cr->only_if.slot < v->n &&
+		cfs_cond_holds(&cr->only_if, v->item[cr->only_if.slot]));
 }
 
 static size_t split_path(char *copy, char **comp)
@@ -733,13 +413,13 @@ static size_t split_path(char *copy, char **comp)
 	return n;
 }
 
-/* Finds the route of path and binds its variables, checking each. */
+/* Finds the row of path and binds its variables, checking each. */
 static int resolve(struct cfs_tree *t, const char *path,
-		   const struct route_info **out, struct cfs_vars *v)
+		   const struct cfs_croute **out, struct cfs_vars *v)
 {
 	char *copy = strdup(path);
 	char *comp[CFS_MAX_DEPTH];
-	const struct route_info *ri;
+	const struct cfs_croute *cr;
 	size_t n;
 	size_t i;
 	int rc = 0;
@@ -748,26 +428,26 @@ static int resolve(struct cfs_tree *t, const char *path,
 	if (!copy)
 		return -ENOMEM;
 	n = split_path(copy, comp);
-	ri = n <= CFS_MAX_DEPTH ? match(t, comp, n) : NULL;
-	if (!ri) {
+	cr = cfs_routes_match(t->routes, comp, n);
+	if (!cr) {
 		rc = -ENOENT;
 		goto out;
 	}
 	for (i = 0; i < n && !rc; i++) {
 		char value[512];
 
-		if (!ri->seg[i].var)
+		if (!cr->seg[i].var)
 			continue;
-		segment_value(&ri->seg[i], comp[i], value, sizeof(value));
+		cfs_segment_value(&cr->seg[i], comp[i], value, sizeof(value));
 		/* a name being created is, by definition, not listed yet */
-		if (ri->r->kind == CFS_NEWFILE && i == n - 1)
-			rc = bind_unlisted(ri, i, value, v);
+		if (cr->r->kind == CFS_NEWFILE && i == n - 1)
+			rc = bind_value(v, cr, value);
 		else
-			rc = bind_var(t, ri, i, value, v);
+			rc = bind_listed(t, cr, value, v);
 	}
-	if (!rc && !only_if_holds(ri->r, v))
+	if (!rc && !only_if_holds(cr, v))
 		rc = -ENOENT;
-	*out = ri;
+	*out = cr;
 out:
 	free(copy);
 	if (rc)
@@ -863,9 +543,10 @@ static int fetch_log_snapshot(void *arg, const char *path,
 				 rs);
 }
 
-static int source_from_get(struct cfs_tree *t, const struct cfs_route *r,
+static int source_from_get(struct cfs_tree *t, const struct cfs_croute *cr,
 			   const struct cfs_vars *v, struct source *s)
 {
+	const struct cfs_route *r = cr->r;
 	struct cfs_buf api = { 0 };
 	json_t *item = v->n ? v->item[v->n - 1] : NULL;
 	struct cfs_resp *resp;
@@ -873,7 +554,7 @@ static int source_from_get(struct cfs_tree *t, const struct cfs_route *r,
 	int persist = (r->flags & CFS_PERSIST) && item;
 	int rc;
 
-	rc = expand(t, r->get, v, &api);
+	rc = expand(t, &cr->get, v, &api);
 	if (rc)
 		goto out;
 	if (persist) {
@@ -939,9 +620,10 @@ static void drop_old_nodes(struct cfs_tree *t)
  * source did not change, else freshly rendered ones.
  */
 static int node_content(struct cfs_tree *t, const char *path,
-			const struct cfs_route *r, struct source *s,
+			const struct cfs_croute *cr, struct source *s,
 			struct cfs_node *out)
 {
+	const struct cfs_route *r = cr->r;
 	struct node_state *st;
 	struct cfs_blob *b;
 	uint64_t fp;
@@ -958,8 +640,7 @@ static int node_content(struct cfs_tree *t, const char *path,
 	pthread_mutex_unlock(&t->lock);
 	b = r->render == CFS_RENDER_RAW
 		    ? cfs_blob_ref(s->raw)
-		    : cfs_render(r->render, r->at ? cfs_json_at(s->json, r->at)
-						  : s->json);
+		    : cfs_render(r->render, cfs_jpath_get(s->json, &cr->at));
 	if (!b)
 		return -EIO;
 	fp = cfs_fingerprint(b->data, b->len);
@@ -991,12 +672,12 @@ out:
 	return rc;
 }
 
-static int follow_of(struct cfs_tree *t, const struct cfs_route *r,
+static int follow_of(struct cfs_tree *t, const struct cfs_croute *cr,
 		     const struct cfs_vars *v, const struct source *s,
 		     struct cfs_node *out)
 {
 	struct cfs_buf path = { 0 };
-	int rc = expand(t, r->follow, v, &path);
+	int rc = expand(t, &cr->follow, v, &path);
 
 	if (rc) {
 		cfs_buf_free(&path);
@@ -1008,32 +689,32 @@ static int follow_of(struct cfs_tree *t, const struct cfs_route *r,
 	return 0;
 }
 
-static void own_date(const struct cfs_route *r, const struct cfs_vars *v,
+static void own_date(const struct cfs_croute *cr, const struct cfs_vars *v,
 		     time_t *mtime)
 {
 	time_t when;
 
-	if (r->mtime && v->n &&
-	    cfs_json_date(cfs_json_at(v->item[v->n - 1], r->mtime),
+	if (cr->mtime.n && v->n &&
+	    cfs_json_date(cfs_jpath_get(v->item[v->n - 1], &cr->mtime),
 			  &when) == 0)
 		*mtime = when;
 }
 
 static int file_node(struct cfs_tree *t, const char *path,
-		     const struct cfs_route *r, const struct cfs_vars *v,
+		     const struct cfs_croute *cr, const struct cfs_vars *v,
 		     struct cfs_node *out)
 {
 	struct source s = { 0 };
 	int rc;
 
-	rc = r->get ? source_from_get(t, r, v, &s)
-		    : source_from_item(t, v, &s);
+	rc = cr->get.n ? source_from_get(t, cr, v, &s)
+		       : source_from_item(t, v, &s);
 	if (!rc)
-		rc = node_content(t, path, r, &s, out);
-	if (!rc && r->follow)
-		rc = follow_of(t, r, v, &s, out);
+		rc = node_content(t, path, cr, &s, out);
+	if (!rc && cr->follow.n)
+		rc = follow_of(t, cr, v, &s, out);
 	if (!rc) {
-		own_date(r, v, &out->mtime);
+		own_date(cr, v, &out->mtime);
 		out->url = s.url;
 		s.url = NULL;
 		snprintf(out->request_id, sizeof(out->request_id), "%s",
@@ -1058,16 +739,15 @@ static void meta_from_binding(struct cfs_tree *t, const struct cfs_vars *v,
 }
 
 /* Directories where files are written, created or removed: 0755. */
-static int dir_writable(const struct cfs_tree *t, const struct route_info *ri,
-			const struct cfs_vars *v)
+static int dir_writable(const struct cfs_croute *cr, const struct cfs_vars *v)
 {
 	size_t c;
 
-	for (c = 0; c < ri->nchildren; c++) {
-		const struct cfs_route *r = t->routes[ri->children[c]].r;
+	for (c = 0; c < cr->nchildren; c++) {
+		const struct cfs_croute *child = cr->children[c];
 
-		if ((r->write_method || r->kind == CFS_NEWFILE) &&
-		    only_if_holds(r, v))
+		if ((child->r->write_method || child->r->kind == CFS_NEWFILE) &&
+		    only_if_holds(child, v))
 			return 1;
 	}
 	return 0;
@@ -1081,29 +761,29 @@ static int file_writable(const struct cfs_route *r, const struct cfs_vars *v)
 
 int cfs_tree_node(struct cfs_tree *t, const char *path, struct cfs_node *out)
 {
-	const struct route_info *ri;
+	const struct cfs_croute *cr;
 	struct cfs_vars v;
 	struct cfs_buf link = { 0 };
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = resolve(t, path, &ri, &v);
+	rc = resolve(t, path, &cr, &v);
 	if (rc)
 		return rc;
-	out->kind = ri->r->kind;
+	out->kind = cr->r->kind;
 	out->mtime = t->mounted;
-	out->writable = ri->r->kind == CFS_DIR ? dir_writable(t, ri, &v)
-						: file_writable(ri->r, &v);
-	out->takes_writes = ri->r->kind == CFS_FILE && ri->r->write_method;
-	switch (ri->r->kind) {
+	out->writable = cr->r->kind == CFS_DIR ? dir_writable(cr, &v)
+					       : file_writable(cr->r, &v);
+	out->takes_writes = cr->r->kind == CFS_FILE && cr->r->write_method;
+	switch (cr->r->kind) {
 	case CFS_FILE:
-		rc = file_node(t, path, ri->r, &v, out);
+		rc = file_node(t, path, cr, &v, out);
 		break;
 	case CFS_NEWFILE:
 		rc = -ENOENT;
 		break;
 	case CFS_LINK:
-		rc = expand(t, ri->r->link, &v, &link);
+		rc = expand(t, &cr->link, &v, &link);
 		out->link = link.data;
 		meta_from_binding(t, &v, out);
 		break;
@@ -1144,59 +824,60 @@ void cfs_node_clear(struct cfs_node *n)
  * bytes, and they are kept on disk, so that costs one request per
  * document ever.
  */
-static enum cfs_cost cost_of(const struct cfs_route *r)
+static enum cfs_cost cost_of(const struct cfs_croute *cr)
 {
-	if (r->kind != CFS_FILE || !r->get)
+	if (cr->r->kind != CFS_FILE || !cr->get.n)
 		return CFS_COST_NONE;
-	if (r->flags & CFS_STREAM)
+	if (cr->r->flags & CFS_STREAM)
 		return CFS_COST_NEVER;
-	return r->flags & CFS_PERSIST ? CFS_COST_FETCH : CFS_COST_CACHED;
+	return cr->r->flags & CFS_PERSIST ? CFS_COST_FETCH : CFS_COST_CACHED;
 }
 
-static int emit_listed(struct cfs_tree *t, const struct route_info *child,
+static int emit_listed(struct cfs_tree *t, const struct cfs_croute *child,
 		       const struct cfs_vars *v, cfs_emit_fn emit, void *arg)
 {
-	const struct segment *s = &child->seg[child->nseg - 1];
-	struct cfs_listing l = { 0 };
+	const struct cfs_segment *s = &child->seg[child->nseg - 1];
+	struct cfs_listing *l = NULL;
+	enum cfs_cost cost = cost_of(child);
 	char name[1024];
 	size_t i;
 	int rc;
 
-	rc = run_listing(t, child, v, &l);
-	for (i = 0; !rc && i < l.n; i++) {
-		snprintf(name, sizeof(name), "%s%s%s", s->prefix, l.names[i],
+	rc = get_listing(t, child, v, &l);
+	for (i = 0; !rc && i < l->n; i++) {
+		snprintf(name, sizeof(name), "%s%s%s", s->prefix, l->names[i],
 			 s->suffix);
-		rc = emit(arg, name, child->r->kind, cost_of(child->r));
+		rc = emit(arg, name, child->r->kind, cost);
 	}
-	cfs_listing_clear(&l);
+	cfs_listing_unref(l);
 	return rc;
 }
 
 int cfs_tree_readdir(struct cfs_tree *t, const char *path, cfs_emit_fn emit,
 		     void *arg)
 {
-	const struct route_info *ri;
+	const struct cfs_croute *cr;
 	struct cfs_vars v;
 	size_t i;
 	int rc;
 
-	rc = resolve(t, path, &ri, &v);
+	rc = resolve(t, path, &cr, &v);
 	if (rc)
 		return rc;
-	if (ri->r->kind != CFS_DIR) {
+	if (cr->r->kind != CFS_DIR) {
 		rc = -ENOTDIR;
 		goto out;
 	}
-	for (i = 0; !rc && i < ri->nchildren; i++) {
-		const struct route_info *child = &t->routes[ri->children[i]];
+	for (i = 0; !rc && i < cr->nchildren; i++) {
+		const struct cfs_croute *child = cr->children[i];
 
 		if (child->r->kind == CFS_NEWFILE)
 			continue;
 		if (child->seg[child->nseg - 1].var)
 			rc = emit_listed(t, child, &v, emit, arg);
-		else if (only_if_holds(child->r, &v))
+		else if (only_if_holds(child, &v))
 			rc = emit(arg, child->seg[child->nseg - 1].prefix,
-				  child->r->kind, cost_of(child->r));
+				  child->r->kind, cost_of(child));
 	}
 out:
 	vars_clear(&v);
@@ -1214,17 +895,17 @@ static char *parent_of(const char *path)
 
 enum cfs_entry cfs_tree_classify(struct cfs_tree *t, const char *path)
 {
-	const struct route_info *ri;
+	const struct cfs_croute *cr;
 	struct cfs_vars v;
 	enum cfs_entry e = CFS_ENTRY_NONE;
 	char *parent;
 	int rc;
 
-	rc = resolve(t, path, &ri, &v);
+	rc = resolve(t, path, &cr, &v);
 	if (rc == 0) {
-		if (ri->r->kind == CFS_NEWFILE)
+		if (cr->r->kind == CFS_NEWFILE)
 			e = CFS_ENTRY_NEW;
-		else if (file_writable(ri->r, &v))
+		else if (file_writable(cr->r, &v))
 			e = CFS_ENTRY_WRITABLE;
 		else
 			e = CFS_ENTRY_READONLY;
@@ -1234,13 +915,114 @@ enum cfs_entry cfs_tree_classify(struct cfs_tree *t, const char *path)
 	if (rc != -ENOENT)
 		return CFS_ENTRY_NONE;
 	parent = parent_of(path);
-	if (parent && resolve(t, parent, &ri, &v) == 0) {
-		if (ri->r->kind == CFS_DIR && dir_writable(t, ri, &v))
+	if (parent && resolve(t, parent, &cr, &v) == 0) {
+		if (cr->r->kind == CFS_DIR && dir_writable(cr, &v))
 			e = CFS_ENTRY_SCRATCH;
 		vars_clear(&v);
 	}
 	free(parent);
 	return e;
+}
+
+void cfs_write_clear(struct cfs_write *w)
+{
+	size_t i;
+
+	free(w->path);
+	free(w->body);
+	for (i = 0; i < w->ndrops; i++)
+		free(w->drops[i]);
+	free(w->drops);
+	memset(w, 0, sizeof(*w));
+}
+
+static int plan_drops(struct cfs_tree *t, const struct cfs_croute *cr,
+		      const struct cfs_vars *v, struct cfs_write *w)
+{
+	size_t i;
+
+	w->drops = calloc(cr->ndrops ? cr->ndrops : 1, sizeof(*w->drops));
+	if (!w->drops)
+		return -ENOMEM;
+	for (i = 0; i < cr->ndrops; i++) {
+		struct cfs_buf prefix = { 0 };
+		int rc = expand(t, &cr->drops[i], v, &prefix);
+
+		if (rc) {
+			cfs_buf_free(&prefix);
+			return rc;
+		}
+		w->drops[w->ndrops++] = prefix.data;
+	}
+	return 0;
+}
+
+/* The request of a write, encoded, and what it makes stale. */
+static int plan(struct cfs_tree *t, const char *path,
+		const struct cfs_croute *cr, const struct cfs_vars *v,
+		const char *data, size_t len, struct cfs_write *w)
+{
+	struct cfs_buf api = { 0 };
+	json_t *body = NULL;
+	int rc = 0;
+
+	if (cr->r->encode) {
+		rc = cr->r->encode(v, data, len, &body);
+		if (rc) {
+			cfs_warn("not sending %s: its content cannot be valid",
+				 path);
+			goto out;
+		}
+		w->body = json_dumps(body, JSON_COMPACT |
+					   JSON_REAL_PRECISION(15));
+		if (!w->body) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		w->body_len = strlen(w->body);
+	}
+	w->method = cr->r->write_method;
+	rc = expand(t, &cr->write_path, v, &api);
+	w->path = api.data;
+	if (!rc)
+		rc = plan_drops(t, cr, v, w);
+out:
+	json_decref(body);
+	if (rc)
+		cfs_write_clear(w);
+	return rc;
+}
+
+/* What closing a written file (or, removal, what rmdir) sends. */
+static int plan_for(struct cfs_tree *t, const char *path, int removal,
+		    const char *data, size_t len, struct cfs_write *w)
+{
+	const struct cfs_croute *cr;
+	struct cfs_vars v;
+	int rc;
+
+	memset(w, 0, sizeof(*w));
+	rc = resolve(t, path, &cr, &v);
+	if (rc)
+		return rc;
+	if (!cr->r->write_method || (cr->r->kind == CFS_DIR) != removal) {
+		rc = -EACCES;
+	} else if (cr->r->kind == CFS_FILE && !file_writable(cr->r, &v)) {
+		/* a field the API does not let anyone modify */
+		cfs_warn("not sending %s: the API does not allow changing it",
+			 path);
+		rc = -EINVAL;
+	} else {
+		rc = plan(t, path, cr, &v, data, len, w);
+	}
+	vars_clear(&v);
+	return rc;
+}
+
+int cfs_tree_plan_write(struct cfs_tree *t, const char *path,
+			const char *data, size_t len, struct cfs_write *w)
+{
+	return plan_for(t, path, 0, data, len, w);
 }
 
 /*
@@ -1252,109 +1034,50 @@ static int outcome_unknown(const struct cfs_http_response *rs)
 	return rs->status == 0 || rs->status == 408 || rs->status >= 500;
 }
 
-/* Forgets every response the write may have changed. */
-static void drop_stale(struct cfs_tree *t, const struct cfs_route *r,
-		       const struct cfs_vars *v, int doubtful)
+/* One request, never retried: a write is not repeated blindly.  Every
+ * response it may have changed is forgotten, failed write or not. */
+static int send_write(struct cfs_tree *t, const struct cfs_write *w)
 {
-	char *list = r->drops ? strdup(r->drops) : NULL;
-	char *save = NULL;
-	char *tmpl;
-
-	for (tmpl = list ? strtok_r(list, "|", &save) : NULL; tmpl;
-	     tmpl = strtok_r(NULL, "|", &save)) {
-		struct cfs_buf prefix = { 0 };
-
-		if (expand(t, tmpl, v, &prefix) == 0)
-			(doubtful ? cfs_cache_doubt_prefix
-				  : cfs_cache_drop_prefix)(t->cache,
-							   prefix.data);
-		cfs_buf_free(&prefix);
-	}
-	free(list);
-}
-
-/* One request, never retried: a write is not repeated blindly. */
-static int send_write(struct cfs_tree *t, const struct cfs_route *r,
-		      const struct cfs_vars *v, json_t *body)
-{
-	struct cfs_http_request rq = { .method = r->write_method };
+	struct cfs_http_request rq = {
+		.method = w->method, .path = w->path,
+		.body = w->body, .body_len = w->body_len,
+	};
 	struct cfs_http_response rs;
-	struct cfs_buf path = { 0 };
-	char *text = NULL;
+	size_t i;
 	int rc;
 
-	rc = expand(t, r->write_path, v, &path);
-	if (rc)
-		goto out;
-	if (body) {
-		text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(15));
-		if (!text) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		rq.body = text;
-		rq.body_len = strlen(text);
-	}
-	rq.path = path.data;
 	rc = cfs_http_perform(cfs_cache_http(t->cache), &rq, &rs);
-	drop_stale(t, r, v, outcome_unknown(&rs));
+	for (i = 0; i < w->ndrops; i++)
+		(outcome_unknown(&rs) ? cfs_cache_doubt_prefix
+				      : cfs_cache_drop_prefix)(t->cache,
+							       w->drops[i]);
 	cfs_http_response_clear(&rs);
-out:
-	free(text);
-	cfs_buf_free(&path);
 	return rc;
 }
 
 int cfs_tree_commit(struct cfs_tree *t, const char *path, const char *data,
 		    size_t len)
 {
-	const struct route_info *ri;
-	struct cfs_vars v;
-	json_t *body = NULL;
+	struct cfs_write w;
 	int rc;
 
-	rc = resolve(t, path, &ri, &v);
+	rc = plan_for(t, path, 0, data, len, &w);
 	if (rc)
 		return rc;
-	if (ri->r->kind == CFS_DIR || !ri->r->write_method) {
-		rc = -EACCES;
-		goto out;
-	}
-	if (ri->r->kind == CFS_FILE && !file_writable(ri->r, &v)) {
-		/* a field the API does not let anyone modify */
-		cfs_warn("not sending %s: the API does not allow changing it",
-			 path);
-		rc = -EINVAL;
-		goto out;
-	}
-	if (ri->r->encode) {
-		rc = ri->r->encode(&v, data, len, &body);
-		if (rc) {
-			cfs_warn("not sending %s: its content cannot be valid",
-				 path);
-			goto out;
-		}
-	}
-	rc = send_write(t, ri->r, &v, body);
-out:
-	json_decref(body);
-	vars_clear(&v);
+	rc = send_write(t, &w);
+	cfs_write_clear(&w);
 	return rc;
 }
 
 int cfs_tree_remove(struct cfs_tree *t, const char *path)
 {
-	const struct route_info *ri;
-	struct cfs_vars v;
+	struct cfs_write w;
 	int rc;
 
-	rc = resolve(t, path, &ri, &v);
+	rc = plan_for(t, path, 1, NULL, 0, &w);
 	if (rc)
 		return rc;
-	if (ri->r->kind != CFS_DIR || !ri->r->write_method)
-		rc = -EACCES;
-	else
-		rc = send_write(t, ri->r, &v, NULL);
-	vars_clear(&v);
+	rc = send_write(t, &w);
+	cfs_write_clear(&w);
 	return rc;
 }
