@@ -14,9 +14,9 @@
  * past it fails with EFBIG, and from then on that open file's closes fail
  * with it and send nothing.
  *
- * A log file open somewhere grows live (logs.h): every open of that path
- * shares one follower, and its size is what stat reports for the path
- * (tail -f's fstat reaches a FUSE filesystem without the file handle).
+ * A log file open somewhere grows live: the tree's live set (live.h)
+ * runs one follower per path for all its opens, and while it runs, its
+ * size is what stat reports for the path.
  */
 #ifndef CFS_FS_H
 #define CFS_FS_H
@@ -34,10 +34,6 @@ struct open_file;
 struct cfs_fs {
 	struct cfs_tree *tree;
 	struct cfs_overlay *overlay;
-	struct cfs_http *http;      /* for live log streams */
-	/* log files open somewhere: path -> their follower */
-	struct cfs_hashmap *live;
-	pthread_mutex_t live_lock;
 	/* paths being written: path -> whose turn it is */
 	struct cfs_hashmap *gates;
 	pthread_mutex_t gate_lock;
@@ -46,6 +42,7 @@ struct cfs_fs {
 	struct open_file *open_files;
 	pthread_mutex_t open_lock;
 	size_t write_max;           /* a write buffer's cap (-o write_buffer) */
+	unsigned int turn_timeout;  /* seconds a writer waits: -o timeout */
 	int ro;                     /* -o ro: every file 0444, directory 0555 */
 	uid_t uid;                  /* the mounting user owns everything */
 	gid_t gid;

@@ -20,6 +20,7 @@
 #include <jansson.h>
 #include <time.h>
 
+#include "fetch.h"
 #include "util.h"
 
 #define CFS_MAX_DEPTH 8
@@ -35,8 +36,6 @@ enum cfs_render {
 	CFS_RENDER_SCALAR,      /* one value -> value + "\n" */
 };
 
-#define CFS_PERSIST 0x1u        /* keep the body in the disk cache */
-#define CFS_STREAM 0x2u         /* get is a log stream: see logs.h */
 
 struct cfs_vars;
 
@@ -60,9 +59,9 @@ struct cfs_route {
 	enum cfs_render render;
 	const char *mtime;      /* item field with the resource's own date */
 	const char *link;       /* symlink target template */
-	const char *follow;     /* CFS_STREAM: the live stream's template */
+	const char *follow;     /* growing files: the live stream's template */
 	const char *only_if;    /* "var.dotted.field=value" */
-	unsigned int flags;
+	const struct cfs_fetch_kind *fetch;     /* NULL: cfs_fetch_get */
 	/*
 	 * Writes: what closing a written file sends (CFS_FILE), what
 	 * closing a created one sends (CFS_NEWFILE), or what rmdir sends
@@ -82,6 +81,7 @@ struct cfs_resp;
 struct cfs_tree;
 struct cfs_cache;
 struct cfs_diskcache;
+struct cfs_live_set;
 
 /* The variable segments bound while resolving a path. */
 struct cfs_vars {
@@ -136,7 +136,8 @@ struct cfs_node {
 	char *url;                  /* API URL it came from, or NULL */
 	char request_id[128];
 	double fetched_at;
-	char *follow;               /* logs: the live stream's API path */
+	const struct cfs_fetch_kind *fetch; /* growing files: their kind */
+	char *follow;               /* growing files: what to follow */
 	char last_event_id[128];    /* logs: where the live stream starts */
 };
 
@@ -145,6 +146,9 @@ struct cfs_tree *cfs_tree_new(const struct cfs_provider *p,
 			      struct cfs_diskcache *disk,
 			      const char *base_url, char *err, size_t errlen);
 void cfs_tree_free(struct cfs_tree *t);
+/* The followers of growing files open somewhere (live.h): the tree owns
+ * them, so that one place stops them all at shutdown. */
+struct cfs_live_set *cfs_tree_live(struct cfs_tree *t);
 /* How many events a log snapshot holds (-o log_lines), and the TTL. */
 void cfs_tree_set_logs(struct cfs_tree *t, unsigned int lines,
 		       unsigned int ttl);
@@ -156,14 +160,6 @@ int cfs_tree_node(struct cfs_tree *t, const char *path, struct cfs_node *out);
 int cfs_tree_node_cached(struct cfs_tree *t, const char *path,
 			 struct cfs_node *out);
 void cfs_node_clear(struct cfs_node *n);
-/* What knowing a listed entry's exact attributes costs. */
-enum cfs_cost {
-	CFS_COST_NONE,          /* nothing: the listing holds them */
-	CFS_COST_FETCH,         /* a GET each, worth making for a listing */
-	CFS_COST_CACHED,        /* a GET each: known only if cached already */
-	CFS_COST_NEVER,         /* a log snapshot: never for a listing */
-};
-
 /* emit returns 0 to go on, 1 to stop early, -errno to fail. */
 typedef int (*cfs_emit_fn)(void *arg, const char *name, enum cfs_kind kind,
 			   enum cfs_cost cost);

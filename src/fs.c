@@ -25,16 +25,9 @@
 #include <sys/statvfs.h>
 
 #include "hashmap.h"
-#include "http.h"
-#include "logs.h"
+#include "live.h"
 #include "overlay.h"
 #include "tree.h"
-
-/* A log file that some process has open, and how many opens it has. */
-struct live {
-	struct cfs_follow *follow;
-	int opens;
-};
 
 /* One path's writers take turns (gate_enter / gate_leave). */
 struct gate {
@@ -51,7 +44,7 @@ struct open_file {
 	time_t mtime;
 	int writable;
 	struct cfs_temp *temp;      /* a temporary file */
-	struct live *live;          /* a log file, growing */
+	struct cfs_live *live;      /* a log file, growing */
 	char *creating;             /* a new file: its temp goes here */
 	int writing;                /* an API file opened for writing */
 	int dirty;                  /* bytes written since the last commit */
@@ -124,15 +117,9 @@ static void fill_stat(const struct cfs_fs *fs, enum cfs_kind kind,
 
 int cfs_fs_init(struct cfs_fs *fs)
 {
-	fs->live = cfs_hashmap_new();
 	fs->gates = cfs_hashmap_new();
-	if (!fs->live || !fs->gates) {
-		cfs_hashmap_free(fs->live, NULL);
-		cfs_hashmap_free(fs->gates, NULL);
-		fs->live = fs->gates = NULL;
+	if (!fs->gates)
 		return -ENOMEM;
-	}
-	pthread_mutex_init(&fs->live_lock, NULL);
 	pthread_mutex_init(&fs->gate_lock, NULL);
 	pthread_cond_init(&fs->gate_cv, NULL);
 	pthread_mutex_init(&fs->open_lock, NULL);
@@ -140,90 +127,44 @@ int cfs_fs_init(struct cfs_fs *fs)
 }
 
 static void of_free(struct cfs_fs *fs, struct open_file *of);
-static void live_detach(struct cfs_fs *fs, const char *path, struct live *l);
 
 void cfs_fs_shutdown(struct cfs_fs *fs)
 {
 	struct open_file *of;
 
-	if (!fs->live)
+	if (!fs->gates)
 		return;
 	/* the loop is over: no operation runs any more, no lock is needed */
 	while ((of = fs->open_files) != NULL) {
 		if (of->live)
-			live_detach(fs, of->path, of->live);
+			cfs_live_detach(cfs_tree_live(fs->tree), of->path,
+					of->live);
 		of_free(fs, of);
 	}
+	cfs_live_stop_all(cfs_tree_live(fs->tree));
 }
 
 void cfs_fs_destroy(struct cfs_fs *fs)
 {
-	if (!fs->live)
+	if (!fs->gates)
 		return;
-	cfs_hashmap_free(fs->live, NULL);   /* shutdown stopped them all */
 	cfs_hashmap_free(fs->gates, free);
-	pthread_mutex_destroy(&fs->live_lock);
 	pthread_mutex_destroy(&fs->gate_lock);
 	pthread_cond_destroy(&fs->gate_cv);
 	pthread_mutex_destroy(&fs->open_lock);
-}
-
-/* The follower of path, started for the first open. */
-static struct live *live_attach(const char *path, const struct cfs_node *n)
-{
-	struct cfs_fs *fs = fs_ctx();
-	struct live *l;
-
-	pthread_mutex_lock(&fs->live_lock);
-	l = cfs_hashmap_get(fs->live, path);
-	if (!l) {
-		l = calloc(1, sizeof(*l));
-		if (l)
-			l->follow = cfs_follow_start(fs->http, n->follow,
-						     n->last_event_id,
-						     n->content);
-		if (l && (!l->follow ||
-			  cfs_hashmap_put(fs->live, path, l, NULL) != 0)) {
-			if (l->follow)
-				cfs_follow_stop(l->follow);
-			free(l);
-			l = NULL;
-		}
-	}
-	if (l)
-		l->opens++;
-	pthread_mutex_unlock(&fs->live_lock);
-	return l;
-}
-
-static void live_detach(struct cfs_fs *fs, const char *path, struct live *l)
-{
-	int last;
-
-	pthread_mutex_lock(&fs->live_lock);
-	last = --l->opens == 0;
-	if (last)
-		cfs_hashmap_remove(fs->live, path);
-	pthread_mutex_unlock(&fs->live_lock);
-	if (last) {
-		cfs_follow_stop(l->follow);
-		free(l);
-	}
 }
 
 /* Size and mtime of a log file open somewhere; 0 if none is. */
 static int live_stat(const char *path, struct stat *st)
 {
 	struct cfs_fs *fs = fs_ctx();
-	struct live *l;
+	size_t size;
+	time_t mtime;
 
-	pthread_mutex_lock(&fs->live_lock);
-	l = cfs_hashmap_get(fs->live, path);
-	if (l)
-		fill_stat(fs, CFS_FILE, 0, (off_t)cfs_follow_size(l->follow),
-			  cfs_follow_mtime(l->follow), st);
-	pthread_mutex_unlock(&fs->live_lock);
-	return l != NULL;
+	if (!cfs_live_stat(cfs_tree_live(fs->tree), path, &size, &mtime))
+		return 0;
+	fill_stat(fs, CFS_FILE, 0, (off_t)size, mtime, st);
+	return 1;
 }
 
 static void stat_open_file(struct open_file *of, struct stat *st)
@@ -237,9 +178,8 @@ static void stat_open_file(struct open_file *of, struct stat *st)
 			  of->temp->mtime, st);
 		pthread_mutex_unlock(&of->temp->lock);
 	} else if (of->live) {
-		fill_stat(fs, CFS_FILE, 0,
-			  (off_t)cfs_follow_size(of->live->follow),
-			  cfs_follow_mtime(of->live->follow), st);
+		fill_stat(fs, CFS_FILE, 0, (off_t)cfs_live_size(of->live),
+			  cfs_live_mtime(of->live), st);
 	} else if (of->writing) {
 		fill_stat(fs, CFS_FILE, 1, (off_t)of->buf.len, of->mtime, st);
 	} else {
@@ -492,7 +432,7 @@ static int gate_enter(struct cfs_fs *fs, const char *path)
 	struct gate *g;
 	int rc = 0;
 
-	cfs_deadline_in((double)cfs_http_timeout(fs->http), &until);
+	cfs_deadline_in((double)fs->turn_timeout, &until);
 	pthread_mutex_lock(&fs->gate_lock);
 	g = cfs_hashmap_get(fs->gates, path);
 	if (!g) {
@@ -672,7 +612,9 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 	else if (wants_write)
 		rc = open_for_writing(fs, of, rel(path), fi->flags);
 	else if (n.follow) {
-		of->live = live_attach(rel(path), &n);
+		of->live = cfs_live_attach(cfs_tree_live(fs->tree), rel(path),
+					   n.fetch, n.follow,
+					   n.last_event_id, n.content);
 		of->path = strdup(rel(path));
 		if (!of->live || !of->path)
 			rc = -ENOMEM;
@@ -754,7 +696,7 @@ static int fs_read(const char *path, char *buf, size_t size, off_t off,
 
 	(void)path;
 	if (of->live)
-		return cfs_follow_read(of->live->follow, buf, size, off);
+		return cfs_live_read(of->live, buf, size, off);
 	pthread_mutex_lock(&of->lock);
 	if (of->temp) {
 		pthread_mutex_lock(&of->temp->lock);
@@ -961,7 +903,7 @@ static int fs_release(const char *path, struct fuse_file_info *fi)
 	/* its errno has no one to go to: the failure is logged */
 	commit_if_changed(fs, of, 1);
 	if (of->live)
-		live_detach(fs, of->path, of->live);
+		cfs_live_detach(cfs_tree_live(fs->tree), of->path, of->live);
 	of_free(fs, of);
 	return 0;
 }

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cache.h"
+#include "fetch.h"
 #include "http.h"
 #include "log.h"
 #include "sse.h"
@@ -339,3 +341,40 @@ int cfs_follow_read(struct cfs_follow *f, char *buf, size_t size, off_t off)
 	pthread_mutex_unlock(&f->lock);
 	return n;
 }
+
+/* ---- the stream fetch kind ----------------------------------------- */
+
+struct snapshot_arg {
+	struct cfs_http *http;
+	unsigned int lines;
+};
+
+static int fetch_snapshot(void *arg, const char *path,
+			  struct cfs_http_response *rs)
+{
+	const struct snapshot_arg *a = arg;
+
+	return cfs_logs_snapshot(a->http, path, a->lines, rs);
+}
+
+static int fetch_stream(const struct cfs_fetch_ctx *ctx, const char *api,
+			const char *accept, struct cfs_resp **out)
+{
+	struct snapshot_arg a = { cfs_cache_http(ctx->cache), ctx->log_lines };
+
+	(void)accept;
+	return cfs_cache_get_with(ctx->cache, api, "text/event-stream",
+				  fetch_snapshot, &a, out);
+}
+
+/* A snapshot costs seconds of streaming: never fetched for a listing. */
+const struct cfs_fetch_kind cfs_fetch_stream = {
+	.name = "stream",
+	.listing_cost = CFS_COST_NEVER,
+	.fetch = fetch_stream,
+	.follow = cfs_follow_start,
+	.stop = cfs_follow_stop,
+	.size = cfs_follow_size,
+	.mtime = cfs_follow_mtime,
+	.read = cfs_follow_read,
+};

@@ -449,7 +449,7 @@ int main(int argc, char *argv[])
 	}
 	cfs_tree_set_logs(fs.tree, o.log_lines, o.ttl);
 	fs.overlay = cfs_overlay_new(o.ttl);
-	fs.http = http;
+	fs.turn_timeout = o.timeout;
 	fs.write_max = o.write_buffer;
 	fs.ro = o.ro;
 	if (!fs.overlay || cfs_fs_init(&fs) != 0)

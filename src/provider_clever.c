@@ -25,7 +25,8 @@
 	CFS_ROUTE(pattern, CFS_FILE,                                        \
 		  .get = LOGS "?service=all&until={@log_until}" filter,     \
 		  .follow = LOGS "?service=all" filter,                     \
-		  .render = CFS_RENDER_RAW, .flags = CFS_STREAM, __VA_ARGS__)
+		  .render = CFS_RENDER_RAW, .fetch = &cfs_fetch_stream,     \
+		  __VA_ARGS__)
 
 #define POLICIES \
 	"/v4/addon-providers/addon-pulsar/addons/{addon.realId}/storage-policies"
@@ -60,11 +61,11 @@ static const struct cfs_route clever_routes[] = {
 	CFS_ROUTE(INVOICE ".html", CFS_FILE, .list = INVOICES,
 		  .key = "invoice_number", .get = INVOICES "/{invoice}.html",
 		  .accept = "text/html", .render = CFS_RENDER_RAW,
-		  .mtime = "emission_date", .flags = CFS_PERSIST),
+		  .mtime = "emission_date", .fetch = &cfs_fetch_persisted),
 	CFS_ROUTE(INVOICE ".pdf", CFS_FILE, .list = INVOICES,
 		  .key = "invoice_number", .get = INVOICES "/{invoice}.pdf",
 		  .accept = "application/pdf", .render = CFS_RENDER_RAW,
-		  .mtime = "emission_date", .flags = CFS_PERSIST),
+		  .mtime = "emission_date", .fetch = &cfs_fetch_persisted),
 	CFS_ROUTE("orgs/{owner}/apps", CFS_DIR),
 	CFS_ROUTE("orgs/{owner}/apps/{app}", CFS_DIR,
 		  .list = "/v2/{@v2owner}/applications", .key = "id"),

@@ -529,8 +529,9 @@ static int check_kind(struct refusal *why, const struct cfs_croute *cr)
 		return refuse(why, r, "raw rendering needs get");
 	if (r->accept && !r->get)
 		return refuse(why, r, "accept without get");
-	if (!r->follow != !(r->flags & CFS_STREAM))
-		return refuse(why, r, "follow and CFS_STREAM go together");
+	if (!r->follow != !(r->fetch && r->fetch->follow))
+		return refuse(why, r, "follow and a fetch kind that follows "
+			      "go together");
 	return 0;
 }
 

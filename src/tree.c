@@ -25,8 +25,8 @@
 #include "hashmap.h"
 #include "http.h"
 #include "listing.h"
+#include "live.h"
 #include "log.h"
-#include "logs.h"
 #include "render.h"
 #include "routes.h"
 
@@ -50,6 +50,7 @@ struct cfs_tree {
 	time_t mounted;
 	struct cfs_routes *routes;
 	struct cfs_listings *listings;
+	struct cfs_live_set *live;
 	unsigned int log_lines;
 	unsigned int ttl;
 	pthread_mutex_t lock;
@@ -163,14 +164,21 @@ struct cfs_tree *cfs_tree_new(const struct cfs_provider *p,
 	t->base_url = strdup(base_url);
 	t->nodes = cfs_hashmap_new();
 	t->listings = cfs_listings_new(cache, LISTINGS_KEPT);
+	t->live = cfs_live_new(cache ? cfs_cache_http(cache) : NULL);
 	t->flush_seen = cfs_cache_flush_epoch();
 	pthread_mutex_init(&t->lock, NULL);
 	t->routes = cfs_routes_compile(p, err, errlen);
-	if (!t->base_url || !t->nodes || !t->listings || !t->routes) {
+	if (!t->base_url || !t->nodes || !t->listings || !t->live ||
+	    !t->routes) {
 		cfs_tree_free(t);
 		return NULL;
 	}
 	return t;
+}
+
+struct cfs_live_set *cfs_tree_live(struct cfs_tree *t)
+{
+	return t->live;
 }
 
 void cfs_tree_set_logs(struct cfs_tree *t, unsigned int lines,
@@ -194,6 +202,7 @@ void cfs_tree_free(struct cfs_tree *t)
 		return;
 	cfs_routes_free(t->routes);
 	cfs_listings_free(t->listings);
+	cfs_live_free(t->live);
 	cfs_hashmap_free(t->nodes, node_state_free);
 	pthread_mutex_destroy(&t->lock);
 	free(t->base_url);
@@ -534,24 +543,21 @@ static void keep_on_disk(struct cfs_tree *t, const struct source *s,
 	cfs_diskcache_put(t->disk, api, fp, s->raw, &meta);
 }
 
-static int fetch_log_snapshot(void *arg, const char *path,
-			      struct cfs_http_response *rs)
+static const struct cfs_fetch_kind *kind_of(const struct cfs_croute *cr)
 {
-	struct cfs_tree *t = arg;
-
-	return cfs_logs_snapshot(cfs_cache_http(t->cache), path, t->log_lines,
-				 rs);
+	return cr->r->fetch ? cr->r->fetch : &cfs_fetch_get;
 }
 
 static int source_from_get(struct cfs_tree *t, const struct cfs_croute *cr,
 			   const struct cfs_vars *v, struct source *s)
 {
-	const struct cfs_route *r = cr->r;
+	const struct cfs_fetch_kind *kind = kind_of(cr);
+	struct cfs_fetch_ctx ctx = { t->cache, t->log_lines };
 	struct cfs_buf api = { 0 };
 	json_t *item = v->n ? v->item[v->n - 1] : NULL;
 	struct cfs_resp *resp;
 	char fp[17];
-	int persist = (r->flags & CFS_PERSIST) && item;
+	int persist = kind->persisted && item;
 	int rc;
 
 	rc = expand(t, &cr->get, v, &api);
@@ -563,10 +569,7 @@ static int source_from_get(struct cfs_tree *t, const struct cfs_croute *cr,
 		if (source_from_disk(t, s, api.data, fp) == 0)
 			goto out;
 	}
-	rc = r->flags & CFS_STREAM
-		     ? cfs_cache_get_with(t->cache, api.data, "text/event-stream",
-					  fetch_log_snapshot, t, &resp)
-		     : cfs_tree_fetch(t, api.data, r->accept, &resp);
+	rc = kind->fetch(&ctx, api.data, cr->r->accept, &resp);
 	if (rc)
 		goto out;
 	source_from_resp(t, s, resp);
@@ -684,6 +687,7 @@ static int follow_of(struct cfs_tree *t, const struct cfs_croute *cr,
 		return rc;
 	}
 	out->follow = path.data;
+	out->fetch = kind_of(cr);
 	snprintf(out->last_event_id, sizeof(out->last_event_id), "%s",
 		 s->resp ? s->resp->last_event_id : "");
 	return 0;
@@ -819,18 +823,13 @@ void cfs_node_clear(struct cfs_node *n)
 
 /* ---- directories --------------------------------------------------- */
 
-/*
- * Invoice documents are fetched for a listing: their sizes need their
- * bytes, and they are kept on disk, so that costs one request per
- * document ever.
- */
+/* Directories, links and listed items: the listing holds what they show;
+ * files of their own GET: as their fetch kind says. */
 static enum cfs_cost cost_of(const struct cfs_croute *cr)
 {
 	if (cr->r->kind != CFS_FILE || !cr->get.n)
 		return CFS_COST_NONE;
-	if (cr->r->flags & CFS_STREAM)
-		return CFS_COST_NEVER;
-	return cr->r->flags & CFS_PERSIST ? CFS_COST_FETCH : CFS_COST_CACHED;
+	return kind_of(cr)->listing_cost;
 }
 
 static int emit_listed(struct cfs_tree *t, const struct cfs_croute *child,

@@ -162,7 +162,7 @@ static void check_kinds(void)
 		CFS_ROUTE("a/{x}/raw", CFS_FILE, .render = CFS_RENDER_RAW));
 	REFUSED("a/b", "get, at, mtime, follow and accept are for files",
 		CFS_ROUTE("a/b", CFS_DIR, .get = "/b"));
-	REFUSED("a/f", "follow and CFS_STREAM go together",
+	REFUSED("a/f", "follow and a fetch kind that follows go together",
 		CFS_ROUTE("a/f", CFS_FILE, .get = "/f", .follow = "/f"));
 	REFUSED("a/f", "write_method and write_path go together",
 		CFS_ROUTE("a/f", CFS_FILE, .get = "/f", .write_method = "PUT"));
