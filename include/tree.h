@@ -78,6 +78,7 @@ struct cfs_route {
 /* One row: CFS_ROUTE("zones/{zone}.json", CFS_FILE, .list = ...). */
 #define CFS_ROUTE(pat, k, ...) { .pattern = (pat), .kind = (k), __VA_ARGS__ }
 
+struct cfs_provider;
 struct cfs_resp;
 struct cfs_tree;
 struct cfs_cache;
@@ -113,18 +114,6 @@ struct cfs_lister {
 		    struct cfs_listing *out);
 	/* names that resolve although not listed; NULL: none */
 	int (*accepts)(const char *name);
-};
-
-struct cfs_provider {
-	const char *name;
-	const char *check_path; /* the cheap call made at mount time */
-	const struct cfs_route *routes;
-	size_t nroutes;
-	const struct cfs_lister *listers;
-	size_t nlisters;
-	/* {@name} in templates */
-	int (*derive)(struct cfs_tree *t, const char *name,
-		      const struct cfs_vars *v, struct cfs_buf *out);
 };
 
 /* What FUSE needs to know of one path. */

@@ -26,6 +26,7 @@
 #include "http.h"
 #include "log.h"
 #include "logs.h"
+#include "provider.h"
 #include "render.h"
 
 #define NODE_CACHE_BYTES (64u << 20)
