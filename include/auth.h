@@ -1,10 +1,13 @@
 /*
- * auth.h - where credentials come from (SPEC section 2) and how each kind
- * is put on a request.
+ * auth.h - where credentials are read from, and how each kind is put on
+ * a request.
  *
  * With -o credentials=FILE only that file is read; otherwise the
- * environment (and, for Clever Cloud, clever-tools.json).  No secret ever
- * leaves this module except on the wire.
+ * environment.  Which variables a provider takes, in which order, and
+ * what else it reads (Clever Cloud's clever-tools.json) is its credential
+ * hook's business (provider.h): the hook asks this module for variables
+ * and hands the secrets it chose back to it.  Secrets live in struct
+ * cfs_auth only, are zeroed when freed, and leave it only on the wire.
  */
 #ifndef CFS_AUTH_H
 #define CFS_AUTH_H
@@ -24,9 +27,30 @@ struct cfs_auth {
 	char *password;         /* Basic */
 };
 
-/* provider is "clever" or "upcloud"; err gets a one-line reason. */
-int cfs_auth_load(struct cfs_auth *a, const char *provider,
+/* The credentials file's variables, or the environment's. */
+struct cfs_auth_source;
+
+/*
+ * A provider's credential hook: fills a with cfs_auth_set_*, or returns
+ * -errno with a one-line reason in err (-ENOMEM needs none).
+ */
+typedef int (*cfs_auth_load_fn)(struct cfs_auth *a,
+				const struct cfs_auth_source *src, char *err,
+				size_t errlen);
+
+/* credentials_file NULL: the environment; err gets a one-line reason. */
+int cfs_auth_load(struct cfs_auth *a, cfs_auth_load_fn load,
 		  const char *credentials_file, char *err, size_t errlen);
+/* A variable's value; NULL when it is unset or empty. */
+const char *cfs_auth_get(const struct cfs_auth_source *src,
+			 const char *name);
+/* For credential hooks, one of them once: it copies the strings. */
+int cfs_auth_set_bearer(struct cfs_auth *a, const char *token);
+int cfs_auth_set_oauth1(struct cfs_auth *a, const char *consumer_key,
+			const char *consumer_secret, const char *token,
+			const char *token_secret);
+int cfs_auth_set_basic(struct cfs_auth *a, const char *username,
+		       const char *password);
 /* Puts the credential on h (Basic) or appends the header (the others). */
 int cfs_auth_apply(const struct cfs_auth *a, CURL *h,
 		   struct curl_slist **headers);

@@ -10,10 +10,12 @@
 
 #include <stddef.h>
 
+struct cfs_provider;
 struct fuse_args;
 
 struct cfs_options {
-	char *source;           /* "clever" or "upcloud" */
+	char *source;           /* a provider's name */
+	const struct cfs_provider *provider;    /* source's, or NULL */
 	char *mountpoint;
 	char *api_url;          /* NULL: the provider's default */
 	char *credentials;      /* KEY=VALUE file, NULL: the environment */

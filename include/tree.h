@@ -77,6 +77,7 @@ struct cfs_route {
 /* One row: CFS_ROUTE("zones/{zone}.json", CFS_FILE, .list = ...). */
 #define CFS_ROUTE(pat, k, ...) { .pattern = (pat), .kind = (k), __VA_ARGS__ }
 
+struct cfs_provider;
 struct cfs_resp;
 struct cfs_tree;
 struct cfs_cache;
@@ -111,17 +112,6 @@ struct cfs_derivation {
 	const char *needs;      /* the variable it reads, or NULL */
 	int (*derive)(struct cfs_tree *t, const struct cfs_vars *v,
 		      struct cfs_buf *out);
-};
-
-struct cfs_provider {
-	const char *name;
-	const char *check_path; /* the cheap call made at mount time */
-	const struct cfs_route *routes;
-	size_t nroutes;
-	const struct cfs_lister *listers;
-	size_t nlisters;
-	const struct cfs_derivation *derivations;
-	size_t nderivations;
 };
 
 /* What FUSE needs to know of one path. */

@@ -1,13 +1,14 @@
 /*
- * auth.c - credential discovery and the three ways of signing a request:
- * Bearer, OAuth 1.0a PLAINTEXT and HTTP Basic.
+ * auth.c - where credentials are read from (the credentials file, with its
+ * permissions and syntax, or the environment), the secrets once chosen,
+ * and the three ways of signing a request: Bearer, OAuth 1.0a PLAINTEXT
+ * and HTTP Basic.
  */
 #define _GNU_SOURCE
 #include "auth.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,16 +155,22 @@ out:
 	return rc;
 }
 
-static const char *lookup(const struct cred_file *cf, int use_env,
-			  const char *name)
+struct cfs_auth_source {
+	struct cred_file file;
+	int use_env;            /* no credentials file: the environment */
+};
+
+const char *cfs_auth_get(const struct cfs_auth_source *src,
+			 const char *name)
 {
-	size_t i;
+	const struct cred_file *cf = &src->file;
 	const char *v = NULL;
+	size_t i;
 
 	for (i = 0; i < cf->n; i++)
 		if (strcmp(cf->keys[i], name) == 0)
 			v = cf->values[i];
-	if (!v && use_env)
+	if (!v && src->use_env)
 		v = getenv(name);
 	return v && *v ? v : NULL;
 }
@@ -180,123 +187,48 @@ static int dup_all(char **dst[], const char *src[], size_t n)
 	return 0;
 }
 
-/* Token and secret that `clever login` saved, in either of its forms. */
-static int read_clever_tools(char **token, char **secret)
+int cfs_auth_set_bearer(struct cfs_auth *a, const char *token)
 {
-	const char *xdg = getenv("XDG_CONFIG_HOME");
-	const char *home = getenv("HOME");
-	char path[4096];
-	json_t *root;
-	json_t *profile;
-	const char *t;
-	const char *s;
-	int rc = -ENOENT;
-
-	if (xdg && *xdg)
-		snprintf(path, sizeof(path),
-			 "%s/clever-cloud/clever-tools.json", xdg);
-	else if (home)
-		snprintf(path, sizeof(path),
-			 "%s/.config/clever-cloud/clever-tools.json", home);
-	else
-		return -ENOENT;
-	root = json_load_file(path, 0, NULL);
-	if (!root)
-		return -ENOENT;
-	profile = json_array_get(json_object_get(root, "profiles"), 0);
-	if (!profile)
-		profile = root;
-	t = json_string_value(json_object_get(profile, "token"));
-	s = json_string_value(json_object_get(profile, "secret"));
-	if (t && s && *t && *s) {
-		*token = strdup(t);
-		*secret = strdup(s);
-		rc = *token && *secret ? 0 : -ENOMEM;
-	}
-	json_decref(root);
-	return rc;
+	a->kind = CFS_AUTH_BEARER;
+	return dup_all((char **[]){ &a->token }, &token, 1);
 }
 
-static int load_clever(struct cfs_auth *a, const struct cred_file *cf,
-		       int env, char *err, size_t errlen)
+int cfs_auth_set_oauth1(struct cfs_auth *a, const char *consumer_key,
+			const char *consumer_secret, const char *token,
+			const char *token_secret)
 {
-	const char *token = lookup(cf, env, "CLEVER_API_TOKEN");
-	const char *ck = lookup(cf, env, "CLEVER_CONSUMER_KEY");
-	const char *cs = lookup(cf, env, "CLEVER_CONSUMER_SECRET");
-	const char *t = lookup(cf, env, "CLEVER_TOKEN");
-	const char *ts = lookup(cf, env, "CLEVER_SECRET");
-
-	if (token) {
-		a->kind = CFS_AUTH_BEARER;
-		return dup_all((char **[]){ &a->token }, &token, 1);
-	}
-	if (!ck || !cs) {
-		snprintf(err, errlen, "no Clever Cloud credentials: set "
-			 "CLEVER_API_TOKEN, or CLEVER_CONSUMER_KEY and "
-			 "CLEVER_CONSUMER_SECRET with CLEVER_TOKEN and "
-			 "CLEVER_SECRET (or `clever login`)");
-		return -EACCES;
-	}
 	a->kind = CFS_AUTH_OAUTH1;
-	if (dup_all((char **[]){ &a->consumer_key, &a->consumer_secret },
-		    (const char *[]){ ck, cs }, 2))
-		return -ENOMEM;
-	if (t && ts)
-		return dup_all((char **[]){ &a->token, &a->token_secret },
-			       (const char *[]){ t, ts }, 2);
-	if (read_clever_tools(&a->token, &a->token_secret) == 0)
-		return 0;
-	snprintf(err, errlen, "no Clever Cloud token: set CLEVER_TOKEN and "
-		 "CLEVER_SECRET, or run `clever login`");
-	return -EACCES;
+	return dup_all((char **[]){ &a->consumer_key, &a->consumer_secret,
+				    &a->token, &a->token_secret },
+		       (const char *[]){ consumer_key, consumer_secret, token,
+					 token_secret }, 4);
 }
 
-static int load_upcloud(struct cfs_auth *a, const struct cred_file *cf,
-			int env, char *err, size_t errlen)
+int cfs_auth_set_basic(struct cfs_auth *a, const char *username,
+		       const char *password)
 {
-	const char *token = lookup(cf, env, "UPCLOUD_TOKEN");
-	const char *user = lookup(cf, env, "UPCLOUD_USERNAME");
-	const char *pass = lookup(cf, env, "UPCLOUD_PASSWORD");
-
-	if (token && (user || pass)) {
-		snprintf(err, errlen, "both UPCLOUD_TOKEN and "
-			 "UPCLOUD_USERNAME/UPCLOUD_PASSWORD are set; keep one");
-		return -EINVAL;
-	}
-	if (token) {
-		a->kind = CFS_AUTH_BEARER;
-		return dup_all((char **[]){ &a->token }, &token, 1);
-	}
-	if (user && pass) {
-		a->kind = CFS_AUTH_BASIC;
-		return dup_all((char **[]){ &a->username, &a->password },
-			       (const char *[]){ user, pass }, 2);
-	}
-	snprintf(err, errlen, "no UpCloud credentials: set UPCLOUD_TOKEN, or "
-		 "UPCLOUD_USERNAME and UPCLOUD_PASSWORD");
-	return -EACCES;
+	a->kind = CFS_AUTH_BASIC;
+	return dup_all((char **[]){ &a->username, &a->password },
+		       (const char *[]){ username, password }, 2);
 }
 
-int cfs_auth_load(struct cfs_auth *a, const char *provider,
+int cfs_auth_load(struct cfs_auth *a, cfs_auth_load_fn load,
 		  const char *credentials_file, char *err, size_t errlen)
 {
-	struct cred_file cf = { 0 };
+	struct cfs_auth_source src = { .use_env = !credentials_file };
 	int rc;
 
 	memset(a, 0, sizeof(*a));
 	if (credentials_file) {
-		rc = cred_file_read(&cf, credentials_file, err, errlen);
+		rc = cred_file_read(&src.file, credentials_file, err, errlen);
 		if (rc)
 			goto out;
 	}
-	if (strcmp(provider, "clever") == 0)
-		rc = load_clever(a, &cf, !credentials_file, err, errlen);
-	else
-		rc = load_upcloud(a, &cf, !credentials_file, err, errlen);
+	rc = load(a, &src, err, errlen);
 	if (rc == -ENOMEM)
 		snprintf(err, errlen, "out of memory");
 out:
-	cred_file_free(&cf);
+	cred_file_free(&src.file);
 	if (rc)
 		cfs_auth_free(a);
 	return rc;

@@ -422,8 +422,8 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 	cfs_log_init(o.debug, 1);
-	p = cfs_provider_find(o.source);
-	if (cfs_auth_load(&auth, p->name, o.credentials, err,
+	p = o.provider;
+	if (cfs_auth_load(&auth, p->load_credentials, o.credentials, err,
 			  sizeof(err)) != 0) {
 		fprintf(stderr, "cloudfs: %s\n", err);
 		goto out;
@@ -434,7 +434,7 @@ int main(int argc, char *argv[])
 	if (!fuse)
 		goto out_auth;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	base = o.api_url ? o.api_url : cfs_provider_default_url(p, &auth);
+	base = o.api_url ? o.api_url : p->default_url(&auth);
 	http = cfs_http_new(base, &auth, o.max_conns, o.timeout);
 	if (!http || check_credentials(http, p) != 0)
 		goto out_curl;

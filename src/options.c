@@ -1,5 +1,5 @@
 /*
- * options.c - the fuse_opt table and the checks on what it parsed.
+ * options.c - the fuse_opt table, the checks on what it parsed, and -h.
  */
 #define FUSE_USE_VERSION 312
 #include "options.h"
@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "provider.h"
 
 enum {
 	KEY_HELP,
@@ -66,6 +68,7 @@ static int take_positional(struct parse_state *st, const char *arg)
 
 	if (!o->source) {
 		o->source = strdup(arg);
+		o->provider = cfs_provider_find(arg);
 		return o->source ? 0 : -1;
 	}
 	if (!o->mountpoint) {
@@ -115,15 +118,17 @@ static int option_proc(void *data, const char *arg, int key,
 static int check_values(const struct cfs_options *o, char *err,
 			size_t errlen)
 {
+	char names[256];
+
 	if (!o->source || !o->mountpoint) {
 		snprintf(err, errlen, "usage: cloudfs SOURCE MOUNTPOINT "
 			 "[-o OPTIONS] (see --help)");
 		return -EINVAL;
 	}
-	if (strcmp(o->source, "clever") != 0 &&
-	    strcmp(o->source, "upcloud") != 0) {
-		snprintf(err, errlen, "unknown source '%s': expected "
-			 "'clever' or 'upcloud'", o->source);
+	if (!o->provider) {
+		cfs_provider_names(names, sizeof(names), 0);
+		snprintf(err, errlen, "unknown source '%s': expected %s",
+			 o->source, names);
 		return -EINVAL;
 	}
 	if (o->max_conns < 1 || o->max_conns > 64) {
@@ -238,11 +243,49 @@ int cfs_options_parse(struct fuse_args *args, struct cfs_options *o,
 	return check_values(o, err, errlen);
 }
 
+/*
+ * "  clever:  CLEVER_API_TOKEN, ...", the variables in a column after the
+ * longest name, each further line of them starting in that column.
+ */
+static void print_credentials_help(const struct cfs_provider *p,
+				   int column)
+{
+	const char *line = p->credentials_help;
+	size_t n;
+
+	printf("  %s:%*s", p->name, column - 3 - (int)strlen(p->name), "");
+	for (;;) {
+		n = strcspn(line, "\n");
+		printf("%.*s\n", (int)n, line);
+		if (!line[n])
+			return;
+		line += n + 1;
+		printf("%*s", column, "");
+	}
+}
+
+static int credentials_column(void)
+{
+	const struct cfs_provider *const *p;
+	size_t longest = 0;
+
+	for (p = cfs_providers; *p; p++)
+		if (strlen((*p)->name) > longest)
+			longest = strlen((*p)->name);
+	/* two spaces, the name, a colon and at least one space */
+	return (int)longest + 4;
+}
+
 void cfs_options_usage(const char *progname)
 {
+	const struct cfs_provider *const *p;
+	char names[512];
+	int column = credentials_column();
+
+	cfs_provider_names(names, sizeof(names), 1);
 	printf("usage: %s SOURCE MOUNTPOINT [-f] [-d] [-s] [-o OPT[,OPT...]]\n"
 	       "\n"
-	       "SOURCE is 'clever' (Clever Cloud) or 'upcloud' (UpCloud).\n"
+	       "SOURCE is %s.\n"
 	       "\n"
 	       "  -f                   stay in the foreground\n"
 	       "  -d                   debug: foreground, one line per API request\n"
@@ -265,11 +308,10 @@ void cfs_options_usage(const char *progname)
 	       "  -o ro                read-only mount\n"
 	       "  -o nonempty          mount over a directory that is not empty\n"
 	       "\n"
-	       "Credentials come from the environment (or the credentials file):\n"
-	       "  clever:  CLEVER_API_TOKEN, or CLEVER_TOKEN + CLEVER_SECRET +\n"
-	       "           CLEVER_CONSUMER_KEY + CLEVER_CONSUMER_SECRET\n"
-	       "  upcloud: UPCLOUD_TOKEN, or UPCLOUD_USERNAME + UPCLOUD_PASSWORD\n",
-	       progname);
+	       "Credentials come from the environment (or the credentials file):\n",
+	       progname, names);
+	for (p = cfs_providers; *p; p++)
+		print_credentials_help(*p, column);
 }
 
 void cfs_options_free(struct cfs_options *o)

@@ -1,28 +1,56 @@
 /*
- * provider.c - picking a provider by name and its default API base.
+ * provider.c - the list of providers, and finding one by name.
  */
 #include "provider.h"
 
+#include <stdio.h>
 #include <string.h>
 
-#include "auth.h"
+/* Each is defined in its own src/provider_<name>.c. */
+extern const struct cfs_provider cfs_provider_clever;
+extern const struct cfs_provider cfs_provider_upcloud;
+
+const struct cfs_provider *const cfs_providers[] = {
+	&cfs_provider_clever,
+	&cfs_provider_upcloud,
+	NULL,
+};
 
 const struct cfs_provider *cfs_provider_find(const char *name)
 {
-	if (strcmp(name, "clever") == 0)
-		return &cfs_provider_clever;
-	if (strcmp(name, "upcloud") == 0)
-		return &cfs_provider_upcloud;
+	const struct cfs_provider *const *p;
+
+	for (p = cfs_providers; *p; p++)
+		if (strcmp((*p)->name, name) == 0)
+			return *p;
 	return NULL;
 }
 
-const char *cfs_provider_default_url(const struct cfs_provider *p,
-				     const struct cfs_auth *auth)
+/* What comes before the name of p: "", ", " or, before the last, " or ". */
+static const char *separator(const struct cfs_provider *const *p)
 {
-	if (p == &cfs_provider_upcloud)
-		return "https://api.upcloud.com";
-	/* API tokens are only accepted by the bridge */
-	return auth->kind == CFS_AUTH_BEARER
-		       ? "https://api-bridge.clever-cloud.com"
-		       : "https://api.clever-cloud.com";
+	if (p == cfs_providers)
+		return "";
+	return p[1] ? ", " : " or ";
+}
+
+void cfs_provider_names(char *out, size_t len, int described)
+{
+	const struct cfs_provider *const *p;
+	size_t used = 0;
+	int n;
+
+	out[0] = '\0';
+	for (p = cfs_providers; *p && used + 1 < len; p++) {
+		if (described)
+			n = snprintf(out + used, len - used, "%s'%s' (%s)",
+				     separator(p), (*p)->name,
+				     (*p)->description);
+		else
+			n = snprintf(out + used, len - used, "%s'%s'",
+				     separator(p), (*p)->name);
+		if (n < 0)
+			return;
+		used += (size_t)n;
+	}
 }

@@ -1,11 +1,13 @@
 /*
- * provider_clever.c - the Clever Cloud tree (SPEC section 3).
+ * provider_clever.c - Clever Cloud: its tree (the README's "The Clever
+ * Cloud tree"), its credentials and its API base.
  *
  * Every path of the mount is one row below.  Owners are the user (the
  * personal space, whose v2 calls go to /v2/self/...) and each organisation
  * (/v2/organisations/{id}/...); v4 calls take either id as ownerId.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -211,6 +213,92 @@ static const struct cfs_derivation clever_derivations[] = {
 	{ "v2owner", "owner", derive_v2owner },
 };
 
+/*
+ * The token and secret that `clever login` saved, in either of its forms
+ * (the legacy one, or profiles[0]).  They belong to the JSON returned,
+ * NULL when there are none.
+ */
+static json_t *load_clever_tools(const char **token, const char **secret)
+{
+	const char *xdg = getenv("XDG_CONFIG_HOME");
+	const char *home = getenv("HOME");
+	char path[4096];
+	json_t *root;
+	json_t *profile;
+
+	if (xdg && *xdg)
+		snprintf(path, sizeof(path),
+			 "%s/clever-cloud/clever-tools.json", xdg);
+	else if (home)
+		snprintf(path, sizeof(path),
+			 "%s/.config/clever-cloud/clever-tools.json", home);
+	else
+		return NULL;
+	root = json_load_file(path, 0, NULL);
+	profile = json_array_get(json_object_get(root, "profiles"), 0);
+	if (!profile)
+		profile = root;
+	*token = json_string_value(json_object_get(profile, "token"));
+	*secret = json_string_value(json_object_get(profile, "secret"));
+	if (*token && *secret && **token && **secret)
+		return root;
+	json_decref(root);
+	return NULL;
+}
+
+/* The consumer pair is there; the token pair may come from clever-tools. */
+static int load_oauth1(struct cfs_auth *a, const struct cfs_auth_source *src,
+		       const char *ck, const char *cs, char *err,
+		       size_t errlen)
+{
+	const char *t = cfs_auth_get(src, "CLEVER_TOKEN");
+	const char *ts = cfs_auth_get(src, "CLEVER_SECRET");
+	json_t *tools;
+	int rc;
+
+	if (t && ts)
+		return cfs_auth_set_oauth1(a, ck, cs, t, ts);
+	tools = load_clever_tools(&t, &ts);
+	if (!tools) {
+		snprintf(err, errlen, "no Clever Cloud token: set "
+			 "CLEVER_TOKEN and CLEVER_SECRET, or run `clever "
+			 "login`");
+		return -EACCES;
+	}
+	rc = cfs_auth_set_oauth1(a, ck, cs, t, ts);
+	json_decref(tools);
+	return rc;
+}
+
+/* An API token first, else OAuth 1.0a. */
+static int load_credentials(struct cfs_auth *a,
+			    const struct cfs_auth_source *src, char *err,
+			    size_t errlen)
+{
+	const char *token = cfs_auth_get(src, "CLEVER_API_TOKEN");
+	const char *ck = cfs_auth_get(src, "CLEVER_CONSUMER_KEY");
+	const char *cs = cfs_auth_get(src, "CLEVER_CONSUMER_SECRET");
+
+	if (token)
+		return cfs_auth_set_bearer(a, token);
+	if (!ck || !cs) {
+		snprintf(err, errlen, "no Clever Cloud credentials: set "
+			 "CLEVER_API_TOKEN, or CLEVER_CONSUMER_KEY and "
+			 "CLEVER_CONSUMER_SECRET with CLEVER_TOKEN and "
+			 "CLEVER_SECRET (or `clever login`)");
+		return -EACCES;
+	}
+	return load_oauth1(a, src, ck, cs, err, errlen);
+}
+
+static const char *default_url(const struct cfs_auth *auth)
+{
+	/* API tokens are only accepted by the bridge */
+	return auth->kind == CFS_AUTH_BEARER
+		       ? "https://api-bridge.clever-cloud.com"
+		       : "https://api.clever-cloud.com";
+}
+
 const struct cfs_provider cfs_provider_clever = {
 	.name = "clever",
 	.check_path = "/v2/self",
@@ -219,6 +307,11 @@ const struct cfs_provider cfs_provider_clever = {
 	.listers = clever_listers,
 	.nlisters = sizeof(clever_listers) / sizeof(clever_listers[0]),
 	.derivations = clever_derivations,
-	.nderivations = sizeof(clever_derivations) /
-			sizeof(clever_derivations[0]),
+	.nderivations = sizeof(clever_derivations) / sizeof(clever_derivations[0]),
+	.description = "Clever Cloud",
+	.credentials_help =
+		"CLEVER_API_TOKEN, or CLEVER_TOKEN + CLEVER_SECRET +\n"
+		"CLEVER_CONSUMER_KEY + CLEVER_CONSUMER_SECRET",
+	.load_credentials = load_credentials,
+	.default_url = default_url,
 };

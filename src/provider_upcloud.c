@@ -1,5 +1,6 @@
 /*
- * provider_upcloud.c - the UpCloud tree (SPEC section 4).
+ * provider_upcloud.c - UpCloud: its tree (the README's "The UpCloud
+ * tree"), its credentials and its API base.
  *
  * Every path of the mount is one row below.  Months (billing/, network/)
  * list the current one and the twelve before it, and any valid YYYY-MM
@@ -546,6 +547,36 @@ static const struct cfs_derivation upcloud_derivations[] = {
 	{ "month_to", "month", derive_month_to },
 };
 
+/* A token, or a username and password: never both. */
+static int load_credentials(struct cfs_auth *a,
+			    const struct cfs_auth_source *src, char *err,
+			    size_t errlen)
+{
+	const char *token = cfs_auth_get(src, "UPCLOUD_TOKEN");
+	const char *user = cfs_auth_get(src, "UPCLOUD_USERNAME");
+	const char *pass = cfs_auth_get(src, "UPCLOUD_PASSWORD");
+
+	if (token && (user || pass)) {
+		snprintf(err, errlen, "both UPCLOUD_TOKEN and "
+			 "UPCLOUD_USERNAME/UPCLOUD_PASSWORD are set; "
+			 "keep one");
+		return -EINVAL;
+	}
+	if (token)
+		return cfs_auth_set_bearer(a, token);
+	if (user && pass)
+		return cfs_auth_set_basic(a, user, pass);
+	snprintf(err, errlen, "no UpCloud credentials: set UPCLOUD_TOKEN, or "
+		 "UPCLOUD_USERNAME and UPCLOUD_PASSWORD");
+	return -EACCES;
+}
+
+static const char *default_url(const struct cfs_auth *auth)
+{
+	(void)auth;
+	return "https://api.upcloud.com";
+}
+
 const struct cfs_provider cfs_provider_upcloud = {
 	.name = "upcloud",
 	.check_path = "/1.3/account",
@@ -554,6 +585,10 @@ const struct cfs_provider cfs_provider_upcloud = {
 	.listers = upcloud_listers,
 	.nlisters = sizeof(upcloud_listers) / sizeof(upcloud_listers[0]),
 	.derivations = upcloud_derivations,
-	.nderivations = sizeof(upcloud_derivations) /
-			sizeof(upcloud_derivations[0]),
+	.nderivations = sizeof(upcloud_derivations) / sizeof(upcloud_derivations[0]),
+	.description = "UpCloud",
+	.credentials_help =
+		"UPCLOUD_TOKEN, or UPCLOUD_USERNAME + UPCLOUD_PASSWORD",
+	.load_credentials = load_credentials,
+	.default_url = default_url,
 };

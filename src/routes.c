@@ -16,6 +16,8 @@
 #include <string.h>
 #include <curl/curl.h>
 
+#include "provider.h"
+
 static const struct cfs_route root_row = { .pattern = "", .kind = CFS_DIR };
 
 /* Why a row was refused; compiling stops at the first. */

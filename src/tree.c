@@ -27,6 +27,7 @@
 #include "listing.h"
 #include "live.h"
 #include "log.h"
+#include "provider.h"
 #include "render.h"
 #include "routes.h"
 

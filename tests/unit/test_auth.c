@@ -8,6 +8,7 @@
 
 #include "auth.h"
 #include "check.h"
+#include "provider.h"
 
 static char path[] = "/tmp/cloudfs-test-auth-XXXXXX";
 
@@ -24,7 +25,10 @@ static void write_file(const char *text, mode_t mode)
 static int load(const char *provider, const char *file, char *err,
 		struct cfs_auth *a)
 {
-	return cfs_auth_load(a, provider, file, err, 256);
+	const struct cfs_provider *p = cfs_provider_find(provider);
+
+	CHECK(p);
+	return cfs_auth_load(a, p->load_credentials, file, err, 256);
 }
 
 int main(void)

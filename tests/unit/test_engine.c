@@ -10,6 +10,7 @@
 #include "check.h"
 #include "http.h"
 #include "listing.h"
+#include "provider.h"
 #include "tree.h"
 
 #define APPS                                                                \

@@ -172,8 +172,10 @@ static void check_kinds(void)
 
 int main(void)
 {
-	check_compiles(&cfs_provider_clever);
-	check_compiles(&cfs_provider_upcloud);
+	const struct cfs_provider *const *p;
+
+	for (p = cfs_providers; *p; p++)
+		check_compiles(*p);
 	check_templates();
 	check_conditions();
 	check_shapes();
