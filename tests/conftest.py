@@ -77,13 +77,16 @@ def is_mounted(path):
 class Simulator:
     """The running simulator and its /_sim/ control API."""
 
-    def __init__(self, workdir, extra_args=()):
+    def __init__(self, workdir, extra_args=(), start_timeout=10.0):
+        """start_timeout: how long the simulator may take to build its data
+        (seconds for thousands of generated applications) and listen."""
         port_file = os.path.join(workdir, "port")
         self.log = open(os.path.join(workdir, "sim.log"), "w+")
         self.proc = subprocess.Popen(
             [PYTHON, SIM, "--port", "0", "--port-file", port_file, *extra_args],
             stdout=self.log, stderr=subprocess.STDOUT)
-        if not wait_for(lambda: os.path.exists(port_file) and open(port_file).read().strip()):
+        if not wait_for(lambda: os.path.exists(port_file) and open(port_file).read().strip(),
+                        start_timeout):
             self.stop()
             raise RuntimeError("the simulator did not start")
         self.port = int(open(port_file).read())
@@ -106,8 +109,9 @@ class Simulator:
         with urllib.request.urlopen(req, timeout=10) as resp:
             return resp.read()
 
-    def reset(self):
-        self.call("POST", "/_sim/reset")
+    def reset(self, **fleet):
+        """The seed data again; apps=N, subaccounts=N add generated ones."""
+        self.call("POST", "/_sim/reset", fleet or None)
 
     def state(self):
         return self.call("GET", "/_sim/state")
@@ -202,6 +206,15 @@ def sim():
     yield s
     s.stop()
     shutil.rmtree(workdir)
+
+
+@pytest.fixture
+def fleet(sim):
+    """fleet(apps=N, subaccounts=N): the seed data plus that many generated
+    applications (in an organisation of their own) and UpCloud subaccounts,
+    until the test ends.  Call it before mounting."""
+    yield sim.reset
+    sim.reset()
 
 
 @pytest.fixture

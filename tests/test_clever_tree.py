@@ -157,12 +157,25 @@ def stat_all(paths):
 # -- the shape of the tree -------------------------------------------------------------
 
 
-def test_tree_is_exactly_what_the_simulator_holds(sim, clever):
+def check_tree(sim, m):
     files, links, dirs, _ = expected_tree(sim.state())
-    got_files, got_links, got_dirs = walk(clever.path)
+    got_files, got_links, got_dirs = walk(m.path)
     assert got_dirs == dirs, (sorted(got_dirs - dirs), sorted(dirs - got_dirs))
     assert got_files == set(files), (sorted(got_files - set(files)), sorted(set(files) - got_files))
     assert got_links == links
+
+
+def test_tree_is_exactly_what_the_simulator_holds(sim, clever):
+    check_tree(sim, clever)
+
+
+def test_generated_apps_are_shaped_like_the_seeded_ones(sim, fleet, mount_fs):
+    fleet(apps=3)
+    m = mount_fs("clever")
+    org = sim.state()["clever"]["organisations"][-1]
+    assert len(os.listdir(m.p("orgs", org["id"], "apps"))) == 3 + 1  # and by-name
+    check_tree(sim, m)
+    assert check_json_files(sim, m, "orgs/%s/" % org["id"]) > 3  # org.json, app.json...
 
 
 def test_ls_lists_root_orgs_and_by_name(sim, clever):
@@ -251,20 +264,25 @@ def test_unknown_names_are_enoent(sim, clever):
 # -- content ---------------------------------------------------------------------------------
 
 
-def test_json_files_hold_the_simulator_objects(sim, clever):
+def check_json_files(sim, m, under=""):
+    """Every JSON file (under that directory) holds its object; how many there were."""
     files, _, _, _ = expected_tree(sim.state())
     checked = 0
     for rel, want in sorted(files.items()):
-        if want.obj is None:
+        if want.obj is None or not rel.startswith(under):
             continue
-        text = cat(clever.p(rel)).decode("utf-8")
+        text = cat(m.p(rel)).decode("utf-8")
         assert json.loads(text) == want.obj, rel
         lines = text.split("\n")
         assert text.endswith("}\n") or text.endswith("]\n"), rel
         assert lines[1].startswith("  ") and not lines[1].startswith("   "), \
             f"{rel}: not indented by 2 spaces: {lines[1]!r}"
         checked += 1
-    assert checked > 50
+    return checked
+
+
+def test_json_files_hold_the_simulator_objects(sim, clever):
+    assert check_json_files(sim, clever) > 50
 
 
 def test_invoice_documents_are_the_api_bytes(sim, clever):

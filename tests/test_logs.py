@@ -174,11 +174,11 @@ def add_logs(sim, owner, app_id, messages, pause=0.0):
 
 # -- snapshots -------------------------------------------------------------------------
 
-def test_every_app_log_is_its_whole_history(sim, clever):
+def check_whole_histories(sim, m):
     state = sim.state()
     assert apps(state)
     for owner, app in apps(state):
-        path = logs_path(clever, owner, app["id"])
+        path = logs_path(m, owner, app["id"])
         expected = text(history(state, app["id"]))
         assert expected, "empty history for %s" % app["id"]
         data = cat(path)
@@ -186,6 +186,15 @@ def test_every_app_log_is_its_whole_history(sim, clever):
         assert os.stat(path).st_size == len(data)
         # one event, one line
         assert data.count(b"\n") == len(history(state, app["id"]))
+
+
+def test_every_app_log_is_its_whole_history(sim, clever):
+    check_whole_histories(sim, clever)
+
+
+def test_generated_apps_logs_are_their_whole_history(sim, fleet, mount_fs):
+    fleet(apps=3)
+    check_whole_histories(sim, mount_fs("clever"))
 
 
 def test_snapshot_request_and_until_rounded_to_the_ttl(sim, mount_fs):

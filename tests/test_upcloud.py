@@ -181,19 +181,36 @@ def test_account_json_is_the_account_body(sim, upcloud):
 
 # -- accounts/ ------------------------------------------------------------------------------
 
-def test_accounts_lists_exactly_the_usernames(sim, upcloud):
-    out = subprocess.run(["ls", "-1", upcloud.p("accounts")], check=True, capture_output=True,
+def check_listed_usernames(sim, m):
+    out = subprocess.run(["ls", "-1", m.p("accounts")], check=True, capture_output=True,
                          text=True).stdout
     expected = list_usernames(sim)
     assert expected, "the simulator lists no account"
     assert sorted(out.split("\n")[:-1]) == sorted(expected)
 
 
-def test_details_json_is_the_details_body(sim, upcloud):
+def check_details_files(sim, m):
+    details = sim.state()["upcloud"]["details"]
     for username in list_usernames(sim):
-        mine = read_json(upcloud.p("accounts", username, "details.json"))
+        mine = read_json(m.p("accounts", username, "details.json"))
         assert mine == sim_json(sim, "/1.3/account/details/" + username), username
-        assert mine == sim.state()["upcloud"]["details"][username], username
+        assert mine == details[username], username
+
+
+def test_accounts_lists_exactly_the_usernames(sim, upcloud):
+    check_listed_usernames(sim, upcloud)
+
+
+def test_details_json_is_the_details_body(sim, upcloud):
+    check_details_files(sim, upcloud)
+
+
+def test_generated_subaccounts_are_listed_and_read(sim, fleet, mount_fs):
+    fleet(subaccounts=3)
+    m = mount_fs("upcloud")
+    assert sum(name.startswith("fleet_") for name in list_usernames(sim)) == 3
+    check_listed_usernames(sim, m)
+    check_details_files(sim, m)
 
 
 def test_labels_and_roles_files(sim, upcloud):

@@ -103,6 +103,23 @@ class Signals:
         if self.got and not self.defer:
             raise Interrupted(self.got)
 
+    def run(self, body, cleanup):
+        """body()'s status, or 130 when a signal ended it; then cleanup(), which
+        no signal interrupts. Anything else body() raises propagates, after cleanup()."""
+        status = 130
+        try:
+            status = body()
+        except Interrupted as sig:
+            print("interrupted by %s: cleaning up" % sig, file=sys.stderr)
+        finally:
+            try:
+                self.defer += 1  # from here on, a signal is only noted
+            except Interrupted:  # raised at most once, before defer += 1 took
+                self.defer += 1
+                status = 130
+            cleanup()
+        return status
+
 
 def is_live_log(rel):
     parts = rel.split(os.sep)
@@ -389,10 +406,8 @@ def main():
     workdir = tempfile.mkdtemp(prefix="cloudfs-soak-")
     sim = soak = None
     mounts = []
-    status = 0
 
     def cleanup():
-        signals.defer += 1  # from here on, a signal is only noted
         if soak:
             soak.stop.set()
             soak.kill_tools()
@@ -411,7 +426,8 @@ def main():
         else:
             print("a mount is left under %s" % workdir, file=sys.stderr)
 
-    try:
+    def run():
+        nonlocal sim, soak
         with signals.deferred():
             sim = WallClockSimulator(workdir)
         for source in ("clever", "upcloud"):
@@ -461,16 +477,9 @@ def main():
             print("%s daemon: exit status %s once unmounted; its log: %d warnings, %d errors, "
                   "%d sanitizer lines" % (m.source, m.proc.returncode, lines["warning"],
                                           lines["error"], lines["sanitizer"]))
-    except Interrupted as sig:
-        print("interrupted by %s: cleaning up" % sig, file=sys.stderr)
-        status = 130
-    finally:
-        try:
-            cleanup()
-        except Interrupted:  # raised at most once, between `finally` and defer += 1
-            cleanup()
-            status = 130
-    return status  # not reached when something else went wrong: that propagates
+        return 0
+
+    return signals.run(run, cleanup)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 
     /usr/bin/python3 tests/sim/cloudsim.py --port 0 --port-file DIR/port
         [--latency-ms N] [--heartbeat-ms 2000] [--now 2026-11-15T12:00:00Z] [--verbose]
+        [--apps N] [--subaccounts N]
 
 Binds 127.0.0.1, writes the bound port to --port-file (atomically) once it accepts
 connections, serves until SIGTERM/SIGINT, then exits 0. One process serves both
@@ -10,6 +11,7 @@ providers: /v2 and /v4 are Clever Cloud (clever.py, logs.py), /1.3 is UpCloud
 (upcloud.py, metering.py); /_sim/ is the control API (control.py documents it).
 Data: seed.py (deterministic, relative to --now; clock.py), store.py (the mutable
 copy), invoices.py and pdf.py (invoice documents). HTTP plumbing: server.py.
+--apps and --subaccounts add generated data for the benchmarks (seed.py's Fleet).
 """
 
 import argparse
@@ -27,6 +29,7 @@ import logs  # noqa: E402
 import metering  # noqa: E402
 import upcloud  # noqa: E402
 from clock import DEFAULT_NOW, parse_iso  # noqa: E402
+from seed import Fleet  # noqa: E402
 from server import Settings, SimServer  # noqa: E402
 from store import Store  # noqa: E402
 
@@ -34,10 +37,10 @@ from store import Store  # noqa: E402
 class Sim:
     """Everything a request handler may need, wired once."""
 
-    def __init__(self, now, latency_ms, heartbeat_ms, verbose):
+    def __init__(self, now, latency_ms, heartbeat_ms, verbose, fleet):
         self.settings = Settings(latency_ms, heartbeat_ms, verbose)
         self.base_latency_ms = latency_ms
-        self.store = Store(now)
+        self.store = Store(now, fleet)
         self.requests = control.RequestLog()
         self.faults = control.Faults()
         self.logs = logs.LogHub(self.store, self.settings)
@@ -59,7 +62,18 @@ def parse_args(argv):
     parser.add_argument("--heartbeat-ms", type=int, default=2000, help="SSE heartbeat period")
     parser.add_argument("--now", default=DEFAULT_NOW, type=parse_iso, help="the fixed 'now' of the data")
     parser.add_argument("--verbose", action="store_true", help="print one line per request")
+    parser.add_argument("--apps", type=count, default=0, metavar="N",
+                        help="add an organisation, Fleet Works, holding N generated applications")
+    parser.add_argument("--subaccounts", type=count, default=0, metavar="N",
+                        help="add N generated UpCloud subaccounts")
     return parser.parse_args(argv)
+
+
+def count(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be >= 0")
+    return value
 
 
 def write_port_file(path, port):
@@ -71,7 +85,7 @@ def write_port_file(path, port):
 
 def main(argv=None):
     args = parse_args(argv)
-    sim = Sim(args.now, args.latency_ms, args.heartbeat_ms, args.verbose)
+    sim = Sim(args.now, args.latency_ms, args.heartbeat_ms, args.verbose, Fleet(args.apps, args.subaccounts))
     server = SimServer(("127.0.0.1", args.port), sim)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

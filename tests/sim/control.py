@@ -51,7 +51,10 @@ POST   /_sim/mutate       {"op": "invoice_status", "owner", "number", "status"}
                           -> 200 with the resulting object (delete_app: the deleted app);
                           400/404 {"error": "..."} for a bad op or an unknown id
 POST   /_sim/reset        seed data again; clears faults, the request log and latency
-                          (back to --latency-ms)
+                          (back to --latency-ms). An optional body {"apps"?: N,
+                          "subaccounts"?: N} sets the generated data of this reset
+                          (see --apps and --subaccounts; each one left out, and every
+                          later reset without a body, takes the command line's)
 """
 
 import itertools
@@ -263,7 +266,17 @@ class Control:
         return json_response({"cleared": True})
 
     def reset(self, req):
-        self.sim.store.reset()
+        spec = body(req)
+        unknown = sorted(set(spec) - {"apps", "subaccounts"})
+        if unknown:
+            raise control_error(400, f"reset takes apps and subaccounts, not {', '.join(unknown)}")
+        sizes = {}
+        for key in ("apps", "subaccounts"):
+            value = spec.get(key, getattr(self.sim.store.fleet, key))
+            if type(value) is not int or value < 0:
+                raise control_error(400, f"{key} must be an integer >= 0")
+            sizes[key] = value
+        self.sim.store.reset(seed.Fleet(**sizes))
         self.sim.faults.clear()
         self.sim.requests.clear()
         self.sim.settings.latency_ms = self.sim.base_latency_ms

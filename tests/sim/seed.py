@@ -5,9 +5,15 @@ exactly as the API serves it (see control.py for the layout). One seeded random
 generator makes the ids (`app_` + uuid, ...), so a run, a reset and another machine
 all see the same data. new_app() and new_log_event() complete the partial objects
 that the control API's mutate ops add.
+
+build(now, Fleet(apps, subaccounts)) adds generated objects for the benchmarks:
+an organisation of its own holding `apps` applications, shaped like the seeded
+ones (deployments, instances, load balancer, log history), and `subaccounts`
+UpCloud subaccounts. The seeded objects stay as they are; only the log event
+ids, counted over every application in date order, move.
 """
 
-import copy
+import json
 import random
 import uuid
 from dataclasses import dataclass
@@ -16,6 +22,13 @@ from clock import DAY, HOUR, MINUTE, SECOND, epoch_ms, iso, month_start, parse_i
 import invoices
 
 SEED = 20261115
+FLEET_SEED = SEED + 1  # the fleet's own generator leaves the seeded ids alone
+
+
+@dataclass
+class Fleet:
+    apps: int = 0
+    subaccounts: int = 0
 
 
 @dataclass
@@ -43,13 +56,22 @@ class Ids:
         return f"{self.rng.getrandbits(160):040x}"
 
 
-def build(now):
+def build(now, fleet=Fleet()):
     ids = Ids(SEED)
     clever, large_invoice = clever_data(ids, now)
+    if fleet.apps:
+        add_fleet_org(Ids(FLEET_SEED), clever, fleet.apps, now)
     logs, next_log_id = log_history(ids, clever, now)
     clever["logs"] = logs
-    upcloud, passwords = upcloud_data()
-    return Dataset(copy.deepcopy(clever), copy.deepcopy(upcloud), passwords, large_invoice, next_log_id)
+    upcloud, passwords = upcloud_data(fleet.subaccounts)
+    return Dataset(unshared(clever), unshared(upcloud), passwords, large_invoice, next_log_id)
+
+
+def unshared(data):
+    """A deep copy, so that no two objects share a part (the account access lists do).
+    Every object is served as JSON, so a JSON round trip keeps it; and it is many
+    times faster than copy.deepcopy on a large fleet."""
+    return json.loads(json.dumps(data))
 
 
 # -- Clever Cloud ----------------------------------------------------------------
@@ -140,9 +162,8 @@ def clever_data(ids, now):
     apps = [app for owner in owners for app in applications[owner]]
     deployments, instances, balancers = {}, {}, {}
     for offset, app in enumerate(apps):
-        deployments[app["id"]] = make_deployments(ids, app, user["id"], now - offset * 7 * MINUTE)
-        instances[app["id"]] = make_instances(ids, app, deployments[app["id"]])
-        balancers[app["id"]] = make_load_balancer(ids, app)
+        tables = app_tables(ids, app, user["id"], now - offset * 7 * MINUTE)
+        deployments[app["id"]], instances[app["id"]], balancers[app["id"]] = tables
     policies = {addon["realId"]: default_storage_policy()
                 for owner in owners for addon in addons[owner] if addon["provider"]["id"] == "addon-pulsar"}
     data = {
@@ -158,6 +179,39 @@ def clever_data(ids, now):
         "storage_policies": policies,
     }
     return data, large
+
+
+def app_tables(ids, app, author, newest):
+    """An application's deployments (the newest starting 6 h before `newest`),
+    instances and load balancer."""
+    deployments = make_deployments(ids, app, author, newest)
+    return deployments, make_instances(ids, app, deployments), make_load_balancer(ids, app)
+
+
+FLEET_ORG = {"name": "Fleet Works", "description": "Generated applications, for the benchmarks",
+             "billingEmail": "billing@fleet.example", "address": "1 avenue des Tests",
+             "city": "Nantes", "zipcode": "44000", "country": "FRANCE", "company": "Fleet Works SAS",
+             "VAT": "FR98765432109", "vat_percent": 20.0, "alpha2": "FR"}
+FLEET_STAGGER = 100  # deployments 7 min apart, wrapping: every history fits in the last day
+FLEET_VARIANTS = ("node", "php", "python")
+FLEET_ZONES = ("par", "rbx")
+
+
+def add_fleet_org(ids, clever, count, now):
+    """The Fleet Works organisation: `count` applications, no add-ons, no invoices."""
+    org = make_org(ids, FLEET_ORG, now)
+    owner = org["id"]
+    clever["organisations"].append(org)
+    clever["addons"][owner], clever["invoices"][owner] = [], []
+    apps = [make_app(ids, owner, f"fleet-{number:05d}", FLEET_VARIANTS[number % 3], FLEET_ZONES[number % 2],
+                     "SHOULD_BE_UP", f"Generated application {number} of {count}", now)
+            for number in range(1, count + 1)]
+    clever["applications"][owner] = apps
+    for number, app in enumerate(apps, 1):
+        newest = now - number % FLEET_STAGGER * 7 * MINUTE
+        tables = app_tables(ids, app, clever["self"]["id"], newest)
+        for table, rows in zip(("deployments", "instances", "load_balancers"), tables):
+            clever[table][app["id"]] = rows
 
 
 def make_user(ids, now):
@@ -551,13 +605,19 @@ ACCOUNT_INFO = {
 }
 
 
-def upcloud_data():
+def upcloud_data(fleet_size):
     details = {}
-    for spec in ACCOUNTS:
+    for spec in ACCOUNTS + [fleet_account(number) for number in range(1, fleet_size + 1)]:
         account = make_account(*spec)
         details[account["username"]] = account
     passwords = {name: f"{name}-secret-1" for name in details if name != "acme_main"}
     return {"account": dict(ACCOUNT_INFO), "details": details}, passwords
+
+
+def fleet_account(number):
+    """The ACCOUNTS row of a generated subaccount."""
+    return (f"fleet_{number:05d}", "Fleet", f"User {number}", f"+358.40{number:07d}",
+            f"fleet{number}@acme.example", "UTC", "en", ["technical"], [("team", "fleet")], "yes", "no", {})
 
 
 def make_account(username, first, last, phone, email, tz, language, roles, labels, api, gui, extra):

@@ -13,14 +13,15 @@ APP_TABLES = ("deployments", "instances", "load_balancers", "logs")  # keyed by 
 
 
 class Store:
-    def __init__(self, now):
+    def __init__(self, now, fleet):
         self.now = now
+        self.fleet = fleet  # what every reset generates unless it is told otherwise
         self.lock = threading.RLock()
         self.reset()
 
-    def reset(self):
+    def reset(self, fleet=None):
         with self.lock:
-            data = seed.build(self.now)
+            data = seed.build(self.now, fleet or self.fleet)
             self.clever = data.clever
             self.upcloud = data.upcloud
             self.passwords = data.passwords
