@@ -10,11 +10,15 @@
  * control character but tab (DEL included) "\xHH", so an event never
  * spans two lines.
  *
- * A snapshot is the recent history, at most `limit` events, up to the
- * `until` of its path; it ends with the stream's END_OF_STREAM.  When the
- * stream drops or falls silent (no heartbeat for CFS_LOGS_IDLE seconds)
- * it is resumed with Last-Event-ID and a limit lowered by what already
- * arrived, so no event is lost or repeated.
+ * A snapshot is the recent history of a stream's path, at most `limit`
+ * events, up to the moment it is fetched (its `until`); it ends with the
+ * stream's END_OF_STREAM.  It asks the API not to pace it
+ * (throttleElements = limit: the API's default, 100 events per 300 ms,
+ * would make a 1,000-line snapshot take 3 s).  The cache keeps it under
+ * the path without `until`, so its TTL counts from when it was fetched.
+ * When the stream drops or falls silent (no heartbeat for CFS_LOGS_IDLE
+ * seconds) it is resumed with Last-Event-ID, the same `until` and a limit
+ * lowered by what already arrived, so no event is lost or repeated.
  *
  * A follower keeps a log growing while it is open: after CFS_FOLLOW_DELAY
  * seconds (so that cat, grep -r and tar, which read and close at once,

@@ -75,7 +75,7 @@ struct cfs_croute {
 	struct cfs_croute **children;           /* most specific first */
 	size_t nchildren;
 	const struct cfs_lister *lister;        /* list = "@name" */
-	struct cfs_template list, get, link, follow, write_path;
+	struct cfs_template list, get, link, write_path;
 	struct cfs_template *drops;
 	size_t ndrops;
 	struct cfs_cond where, only_if;

@@ -59,7 +59,6 @@ struct cfs_route {
 	enum cfs_render render;
 	const char *mtime;      /* item field with the resource's own date */
 	const char *link;       /* symlink target template */
-	const char *follow;     /* growing files: the live stream's template */
 	const char *only_if;    /* "var.dotted.field=value" */
 	const struct cfs_fetch_kind *fetch;     /* NULL: cfs_fetch_get */
 	/*
@@ -194,8 +193,6 @@ int cfs_tree_fetch(struct cfs_tree *t, const char *path, const char *accept,
 void cfs_tree_prefetch(struct cfs_tree *t, char *const *paths, size_t n);
 char *cfs_tree_escape(const char *s);
 time_t cfs_tree_now(const struct cfs_tree *t);
-/* now, rounded down to a multiple of the TTL */
-time_t cfs_tree_period_start(const struct cfs_tree *t);
 json_t *cfs_json_at(json_t *j, const char *dotted);
 /* A JSON date: ISO 8601 string or epoch milliseconds. */
 int cfs_json_date(json_t *j, time_t *out);

@@ -142,15 +142,17 @@ int cfs_logs_snapshot(struct cfs_http *h, const char *path,
 	struct cfs_buf lines = { 0 };
 	struct reader r = { .lines = &lines };
 	char *url = NULL;
+	char until[32];
 	int attempt;
 	int rc = -EIO;
 
+	cfs_iso8601(time(NULL), until);
 	for (attempt = 0; attempt < RESUME_ATTEMPTS; attempt++) {
 		if (attempt)
 			backoff(attempt - 1);
 		free(url);
-		if (asprintf(&url, "%s%slimit=%u", path,
-			     strchr(path, '?') ? "&" : "?",
+		if (asprintf(&url, "%s%suntil=%s&throttleElements=%u&limit=%u",
+			     path, strchr(path, '?') ? "&" : "?", until, limit,
 			     limit - r.received) < 0) {
 			url = NULL;
 			rc = -ENOMEM;

@@ -21,12 +21,12 @@
 #define LOGS "/v4/logs/organisations/{owner}/applications/{app}/logs"
 /*
  * Every service's events (the API's default is the build ones only).  A
- * snapshot ends at {@log_until}; the live stream has no end.
+ * snapshot ends when it is fetched; the live stream, on the same path,
+ * has no end (logs.h).
  */
 #define LOG_ROUTE(pattern, filter, ...)                                    \
 	CFS_ROUTE(pattern, CFS_FILE,                                        \
-		  .get = LOGS "?service=all&until={@log_until}" filter,     \
-		  .follow = LOGS "?service=all" filter,                     \
+		  .get = LOGS "?service=all" filter,                        \
 		  .render = CFS_RENDER_RAW, .fetch = &cfs_fetch_stream,     \
 		  __VA_ARGS__)
 
@@ -178,17 +178,6 @@ static const struct cfs_lister clever_listers[] = {
 	{ "@owner_names", list_owner_names, NULL },
 };
 
-/* The start of the current TTL period: one snapshot URL per period. */
-static int derive_log_until(struct cfs_tree *t, const struct cfs_vars *v,
-			    struct cfs_buf *out)
-{
-	char iso[32];
-
-	(void)v;
-	cfs_iso8601(cfs_tree_period_start(t), iso);
-	return cfs_buf_append(out, iso, strlen(iso));
-}
-
 /* v2 calls name the personal space "self", an organisation by its id. */
 static int derive_v2owner(struct cfs_tree *t, const struct cfs_vars *v,
 			  struct cfs_buf *out)
@@ -209,7 +198,6 @@ static int derive_v2owner(struct cfs_tree *t, const struct cfs_vars *v,
 }
 
 static const struct cfs_derivation clever_derivations[] = {
-	{ "log_until", NULL, derive_log_until },
 	{ "v2owner", "owner", derive_v2owner },
 };
 

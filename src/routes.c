@@ -521,19 +521,16 @@ static int check_kind(struct refusal *why, const struct cfs_croute *cr)
 		return refuse(why, r, "a new file needs a {variable} name "
 			      "and a write_method");
 	if (r->kind != CFS_FILE && (r->get || r->at || r->mtime ||
-				    r->follow || r->accept))
-		return refuse(why, r, "get, at, mtime, follow and accept are "
+				    r->fetch || r->accept))
+		return refuse(why, r, "get, at, mtime, fetch and accept are "
 			      "for files");
 	if (r->kind == CFS_FILE && !r->get && cr->nvars == 0)
 		return refuse(why, r, "a file with neither get nor an item "
 			      "to show");
 	if (r->kind == CFS_FILE && !r->get && r->render == CFS_RENDER_RAW)
 		return refuse(why, r, "raw rendering needs get");
-	if (r->accept && !r->get)
-		return refuse(why, r, "accept without get");
-	if (!r->follow != !(r->fetch && r->fetch->follow))
-		return refuse(why, r, "follow and a fetch kind that follows "
-			      "go together");
+	if ((r->accept || r->fetch) && !r->get)
+		return refuse(why, r, "accept and fetch without get");
 	return 0;
 }
 
@@ -625,7 +622,6 @@ static int compile_templates(struct refusal *why, struct cfs_croute *cr)
 	} rows[] = {
 		{ "get", r->get, &cr->get },
 		{ "link", r->link, &cr->link },
-		{ "follow", r->follow, &cr->follow },
 		{ "write_path", r->write_path, &cr->write_path },
 	};
 	/* a list is expanded with the variables above the one it binds */
@@ -729,7 +725,6 @@ void cfs_routes_free(struct cfs_routes *rt)
 		template_free(&cr->list);
 		template_free(&cr->get);
 		template_free(&cr->link);
-		template_free(&cr->follow);
 		template_free(&cr->write_path);
 		for (s = 0; s < cr->ndrops; s++)
 			template_free(&cr->drops[s]);

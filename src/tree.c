@@ -107,13 +107,6 @@ time_t cfs_tree_now(const struct cfs_tree *t)
 	return time(NULL);
 }
 
-time_t cfs_tree_period_start(const struct cfs_tree *t)
-{
-	time_t now = time(NULL);
-
-	return t->ttl ? now / (time_t)t->ttl * (time_t)t->ttl : now;
-}
-
 const char *cfs_vars_value(const struct cfs_vars *v, const char *name)
 {
 	size_t i;
@@ -681,7 +674,7 @@ static int follow_of(struct cfs_tree *t, const struct cfs_croute *cr,
 		     struct cfs_node *out)
 {
 	struct cfs_buf path = { 0 };
-	int rc = expand(t, &cr->follow, v, &path);
+	int rc = expand(t, &cr->get, v, &path);
 
 	if (rc) {
 		cfs_buf_free(&path);
@@ -716,7 +709,7 @@ static int file_node(struct cfs_tree *t, const char *path,
 		       : source_from_item(t, v, &s);
 	if (!rc)
 		rc = node_content(t, path, cr, &s, out);
-	if (!rc && cr->follow.n)
+	if (!rc && kind_of(cr)->follow)
 		rc = follow_of(t, cr, v, &s, out);
 	if (!rc) {
 		own_date(cr, v, &out->mtime);

@@ -160,10 +160,11 @@ static void check_kinds(void)
 	REFUSED("a/{x}/raw", "raw rendering needs get",
 		CFS_ROUTE("a/{x}", CFS_DIR, .list = "/x", .key = "id"),
 		CFS_ROUTE("a/{x}/raw", CFS_FILE, .render = CFS_RENDER_RAW));
-	REFUSED("a/b", "get, at, mtime, follow and accept are for files",
+	REFUSED("a/b", "get, at, mtime, fetch and accept are for files",
 		CFS_ROUTE("a/b", CFS_DIR, .get = "/b"));
-	REFUSED("a/f", "follow and a fetch kind that follows go together",
-		CFS_ROUTE("a/f", CFS_FILE, .get = "/f", .follow = "/f"));
+	REFUSED("a/{x}/f", "accept and fetch without get",
+		CFS_ROUTE("a/{x}", CFS_DIR, .list = "/x", .key = "id"),
+		CFS_ROUTE("a/{x}/f", CFS_FILE, .fetch = &cfs_fetch_persisted));
 	REFUSED("a/f", "write_method and write_path go together",
 		CFS_ROUTE("a/f", CFS_FILE, .get = "/f", .write_method = "PUT"));
 	REFUSED("a/f", "encode, writable and drops need a write_method",
