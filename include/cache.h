@@ -69,9 +69,11 @@ int cfs_cache_get_with(struct cfs_cache *c, const char *path,
  * do nothing: how the engine's unit tests serve canned responses. */
 void cfs_cache_set_source(struct cfs_cache *c, cfs_fetch_fn fetch,
 			  void *arg);
-/* Starts the missing ones of n fetches in parallel and waits for them. */
+/* Starts the missing ones of n fetches (accepts[i] for paths[i], or all
+ * JSON if accepts is NULL) in parallel and waits for them; background
+ * ones queue behind every request a process waits on (read-ahead). */
 void cfs_cache_prefetch(struct cfs_cache *c, char *const *paths,
-			const char *accept, size_t n);
+			const char *const *accepts, size_t n, int background);
 
 /* While on for the calling thread, a lookup that would need a request
  * (or wait for one) fails with -EAGAIN instead, and prefetches do

@@ -41,6 +41,9 @@ struct cfs_http_request {
 	const char *body;           /* NULL: none */
 	size_t body_len;
 	const char *content_type;   /* of body */
+	/* read-ahead: queued behind every request a process waits on, and
+	 * never in the last free connection */
+	int background;
 };
 
 struct cfs_http_response {

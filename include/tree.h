@@ -138,6 +138,12 @@ void cfs_tree_free(struct cfs_tree *t);
 /* The followers of growing files open somewhere (live.h): the tree owns
  * them, so that one place stops them all at shutdown. */
 struct cfs_live_set *cfs_tree_live(struct cfs_tree *t);
+/* Fetches, in the background, what listing dir's entries will need
+ * (readahead.h). */
+void cfs_tree_read_ahead(struct cfs_tree *t, const char *dir);
+/* Once no FUSE operation runs, before the HTTP worker stops: stops the
+ * read-ahead worker and every live follower. */
+void cfs_tree_shutdown(struct cfs_tree *t);
 /* How many events a log snapshot holds (-o log_lines), and the TTL. */
 void cfs_tree_set_logs(struct cfs_tree *t, unsigned int lines,
 		       unsigned int ttl);
@@ -154,6 +160,20 @@ typedef int (*cfs_emit_fn)(void *arg, const char *name, enum cfs_kind kind,
 			   enum cfs_cost cost);
 int cfs_tree_readdir(struct cfs_tree *t, const char *path, cfs_emit_fn emit,
 		     void *arg);
+
+/* API requests (path and Accept), for read-ahead. */
+struct cfs_wants {
+	size_t n;
+	size_t cap;
+	char **path;
+	const char **accept;
+};
+
+/* What listing dir's entries, one level down, will ask the API: the GETs
+ * of its files and the listings of its subdirectories.  Live streams and
+ * persisted documents are left out. */
+int cfs_tree_wants(struct cfs_tree *t, const char *dir, struct cfs_wants *w);
+void cfs_wants_clear(struct cfs_wants *w);
 
 /* What a name is to the write side (create and rename targets). */
 enum cfs_entry {

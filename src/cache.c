@@ -482,7 +482,7 @@ out:
 }
 
 void cfs_cache_prefetch(struct cfs_cache *c, char *const *paths,
-			const char *accept, size_t n)
+			const char *const *accepts, size_t n, int background)
 {
 	struct cfs_http_request *rq = calloc(n ? n : 1, sizeof(*rq));
 	struct cfs_http_response *rs = calloc(n ? n : 1, sizeof(*rs));
@@ -496,6 +496,7 @@ void cfs_cache_prefetch(struct cfs_cache *c, char *const *paths,
 	pthread_mutex_lock(&c->lock);
 	flush_if_requested(c);
 	for (i = 0; i < n; i++) {
+		const char *accept = accepts ? accepts[i] : NULL;
 		char *key = entry_key(paths[i], accept);
 		struct entry *e = key ? entry_get(c, key) : NULL;
 
@@ -507,7 +508,8 @@ void cfs_cache_prefetch(struct cfs_cache *c, char *const *paths,
 		mine[k] = e;
 		rq[k] = (struct cfs_http_request){ .method = "GET",
 						   .path = paths[i],
-						   .accept = accept };
+						   .accept = accept,
+						   .background = background };
 		k++;
 	}
 	pthread_mutex_unlock(&c->lock);

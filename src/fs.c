@@ -141,7 +141,7 @@ void cfs_fs_shutdown(struct cfs_fs *fs)
 					of->live);
 		of_free(fs, of);
 	}
-	cfs_live_stop_all(cfs_tree_live(fs->tree));
+	cfs_tree_shutdown(fs->tree);
 }
 
 void cfs_fs_destroy(struct cfs_fs *fs)
@@ -401,6 +401,8 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 		rc = cfs_tree_readdir(l.fs->tree, l.dir, add_listed, &l);
 	if (!rc)
 		rc = cfs_overlay_list(l.fs->overlay, l.dir, add_temp, &l);
+	if (!rc && offset == 0)
+		cfs_tree_read_ahead(l.fs->tree, l.dir);
 	/* offsets are 1, 2, ...: a large directory takes several calls */
 	for (i = (size_t)offset; !rc && i < l.n; i++) {
 		struct dir_entry *e = &l.e[i];

@@ -53,7 +53,7 @@ struct cfs_http {
 	pthread_t worker;
 	int running;
 	int stopping;
-	struct transfer *queue;     /* waiting to start, FIFO */
+	struct transfer *queue;     /* waiting to start, in order (enqueue) */
 	struct transfer *delayed;   /* waiting for their backoff */
 	unsigned int active;
 	/* the API is down after CFS_HTTP_DOWN_AFTER attempts in a row got no
@@ -544,10 +544,22 @@ static void start_probe(struct cfs_http *h)
 		fail_transfer(h, t, -ENOMEM, strerror(ENOMEM));
 }
 
+/* Whether the head of the queue may start now. */
+static int may_start(const struct cfs_http *h)
+{
+	unsigned int slots = h->max_conns;
+
+	if (!h->queue)
+		return 0;
+	if (h->queue->rq->background && slots > 1)
+		slots--;
+	return h->down || h->active < slots;
+}
+
 static void start_ready(struct cfs_http *h)
 {
 	start_probe(h);
-	while (h->queue && (h->down || h->active < h->max_conns)) {
+	while (may_start(h)) {
 		struct transfer *t = h->queue;
 
 		h->queue = t->next;
@@ -558,13 +570,14 @@ static void start_ready(struct cfs_http *h)
 	}
 }
 
-static void enqueue_tail(struct cfs_http *h, struct transfer *t)
+/* In order within each class: what a process waits on, then read-ahead. */
+static void enqueue(struct cfs_http *h, struct transfer *t)
 {
 	struct transfer **p = &h->queue;
 
-	while (*p)
+	while (*p && (t->rq->background || !(*p)->rq->background))
 		p = &(*p)->next;
-	t->next = NULL;
+	t->next = *p;
 	*p = t;
 }
 
@@ -581,7 +594,7 @@ static long release_due(struct cfs_http *h)
 
 		if (t->not_before <= now || h->stopping || h->down) {
 			*p = t->next;
-			enqueue_tail(h, t);
+			enqueue(h, t);
 			continue;
 		}
 		if ((t->not_before - now) * 1000.0 < (double)wait)
@@ -634,7 +647,7 @@ static void *worker_main(void *arg)
 		pthread_mutex_lock(&h->lock);
 		/* after collecting: a retry just scheduled sets the wait */
 		wait = release_due(h);
-		if (h->queue && (h->down || h->active < h->max_conns))
+		if (may_start(h))
 			continue;
 		pthread_mutex_unlock(&h->lock);
 		curl_multi_poll(h->multi, NULL, 0, (int)wait, NULL);
@@ -708,7 +721,7 @@ void cfs_http_perform_many(struct cfs_http *h,
 	for (i = 0; i < n; i++) {
 		t[i].rq = &rq[i];
 		t[i].rs = &rs[i];
-		enqueue_tail(h, &t[i]);
+		enqueue(h, &t[i]);
 	}
 	pthread_mutex_unlock(&h->lock);
 	curl_multi_wakeup(h->multi);

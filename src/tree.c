@@ -27,6 +27,7 @@
 #include "listing.h"
 #include "live.h"
 #include "log.h"
+#include "readahead.h"
 #include "provider.h"
 #include "render.h"
 #include "routes.h"
@@ -52,6 +53,7 @@ struct cfs_tree {
 	struct cfs_routes *routes;
 	struct cfs_listings *listings;
 	struct cfs_live_set *live;
+	struct cfs_readahead *readahead;
 	unsigned int log_lines;
 	unsigned int ttl;
 	pthread_mutex_t lock;
@@ -159,11 +161,12 @@ struct cfs_tree *cfs_tree_new(const struct cfs_provider *p,
 	t->nodes = cfs_hashmap_new();
 	t->listings = cfs_listings_new(cache, LISTINGS_KEPT);
 	t->live = cfs_live_new(cache ? cfs_cache_http(cache) : NULL);
+	t->readahead = cfs_readahead_new(t, cache);
 	t->flush_seen = cfs_cache_flush_epoch();
 	pthread_mutex_init(&t->lock, NULL);
 	t->routes = cfs_routes_compile(p, err, errlen);
 	if (!t->base_url || !t->nodes || !t->listings || !t->live ||
-	    !t->routes) {
+	    !t->readahead || !t->routes) {
 		cfs_tree_free(t);
 		return NULL;
 	}
@@ -173,6 +176,17 @@ struct cfs_tree *cfs_tree_new(const struct cfs_provider *p,
 struct cfs_live_set *cfs_tree_live(struct cfs_tree *t)
 {
 	return t->live;
+}
+
+void cfs_tree_read_ahead(struct cfs_tree *t, const char *dir)
+{
+	cfs_readahead_dir(t->readahead, dir);
+}
+
+void cfs_tree_shutdown(struct cfs_tree *t)
+{
+	cfs_readahead_stop(t->readahead);
+	cfs_live_stop_all(t->live);
 }
 
 void cfs_tree_set_logs(struct cfs_tree *t, unsigned int lines,
@@ -194,6 +208,7 @@ void cfs_tree_free(struct cfs_tree *t)
 {
 	if (!t)
 		return;
+	cfs_readahead_free(t->readahead);
 	cfs_routes_free(t->routes);
 	cfs_listings_free(t->listings);
 	cfs_live_free(t->live);
@@ -229,7 +244,7 @@ int cfs_tree_fetch(struct cfs_tree *t, const char *path, const char *accept,
 
 void cfs_tree_prefetch(struct cfs_tree *t, char *const *paths, size_t n)
 {
-	cfs_cache_prefetch(t->cache, paths, NULL, n);
+	cfs_cache_prefetch(t->cache, paths, NULL, n, 0);
 }
 
 /* ---- listings ------------------------------------------------------ */
@@ -875,6 +890,120 @@ int cfs_tree_readdir(struct cfs_tree *t, const char *path, cfs_emit_fn emit,
 out:
 	vars_clear(&v);
 	return rc;
+}
+
+/* ---- what walkers will need ---------------------------------------- */
+
+void cfs_wants_clear(struct cfs_wants *w)
+{
+	size_t i;
+
+	for (i = 0; i < w->n; i++)
+		free(w->path[i]);
+	free(w->path);
+	free(w->accept);
+	memset(w, 0, sizeof(*w));
+}
+
+static int want(struct cfs_tree *t, const struct cfs_template *tp,
+		const struct cfs_vars *v, const char *accept,
+		struct cfs_wants *w)
+{
+	struct cfs_buf path = { 0 };
+	int rc = expand(t, tp, v, &path);
+
+	if (!rc && w->n == w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 16;
+		char **p = realloc(w->path, cap * sizeof(*p));
+		const char **a = p ? realloc(w->accept, cap * sizeof(*a))
+				   : NULL;
+
+		if (p)
+			w->path = p;
+		if (a)
+			w->accept = a;
+		rc = p && a ? 0 : -ENOMEM;
+		if (!rc)
+			w->cap = cap;
+	}
+	if (rc) {
+		cfs_buf_free(&path);
+		return rc;
+	}
+	w->path[w->n] = path.data;
+	w->accept[w->n++] = accept;
+	return 0;
+}
+
+/*
+ * What showing one entry will take: a file's own GET (not a stream, which
+ * only a reader should start, nor a persisted document, which the listing
+ * fetched already), or a directory's API listings.
+ */
+static void entry_wants(struct cfs_tree *t, const struct cfs_croute *cr,
+			const struct cfs_vars *v, struct cfs_wants *w)
+{
+	size_t i;
+
+	if (!only_if_holds(cr, v))
+		return;
+	if (cr->r->kind == CFS_FILE && cost_of(cr) == CFS_COST_CACHED)
+		want(t, &cr->get, v, cr->r->accept, w);
+	if (cr->r->kind != CFS_DIR)
+		return;
+	for (i = 0; i < cr->nchildren; i++) {
+		const struct cfs_croute *c = cr->children[i];
+
+		if (c->list.n && c->r->kind != CFS_NEWFILE)
+			want(t, &c->list, v, NULL, w);
+	}
+}
+
+/* The entries of one listed child row, each bound in turn. */
+static void listed_wants(struct cfs_tree *t, const struct cfs_croute *child,
+			 struct cfs_vars *v, struct cfs_wants *w)
+{
+	struct cfs_listing *l = NULL;
+	size_t i;
+
+	if (get_listing(t, child, v, &l) != 0)
+		return;
+	for (i = 0; i < l->n; i++) {
+		/* borrowed for the call: v->n goes back down after it */
+		v->name[v->n] = child->var[v->n];
+		v->value[v->n] = l->names[i];
+		v->item[v->n] = l->items[i];
+		v->src[v->n] = l->src;
+		v->n++;
+		entry_wants(t, child, v, w);
+		v->n--;
+	}
+	cfs_listing_unref(l);
+}
+
+int cfs_tree_wants(struct cfs_tree *t, const char *dir, struct cfs_wants *w)
+{
+	const struct cfs_croute *cr;
+	struct cfs_vars v;
+	size_t i;
+	int rc;
+
+	memset(w, 0, sizeof(*w));
+	rc = resolve(t, dir, &cr, &v);
+	if (rc)
+		return rc;
+	for (i = 0; cr->r->kind == CFS_DIR && i < cr->nchildren; i++) {
+		const struct cfs_croute *child = cr->children[i];
+
+		if (child->r->kind == CFS_NEWFILE)
+			continue;
+		if (child->seg[child->nseg - 1].var)
+			listed_wants(t, child, &v, w);
+		else
+			entry_wants(t, child, &v, w);
+	}
+	vars_clear(&v);
+	return 0;
 }
 
 /* ---- writes -------------------------------------------------------- */

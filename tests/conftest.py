@@ -58,6 +58,21 @@ def settled_writes(sim, count, timeout=10.0):
     return write_requests(sim)
 
 
+def quiet(sim, timeout=10.0, still=0.3):
+    """Returns once no API request is in flight and none arrived for `still`
+    seconds: the read-ahead that earlier listings started is over."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        reqs = sim.requests()
+        now = (len(reqs), all(r["t_end"] is not None for r in reqs))
+        if now[1] and now == last:
+            return
+        last = now
+        time.sleep(still)
+    raise AssertionError("API requests kept coming for %.0f s" % timeout)
+
+
 def stop_process(proc, timeout=10):
     """Terminates proc (started by a test) and reaps it; kills it if it lingers."""
     if proc.poll() is None:

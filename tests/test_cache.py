@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 
-from conftest import clever_env
+from conftest import clever_env, quiet
 
 TIMEOUT = 60
 
@@ -88,22 +88,55 @@ def test_nothing_is_asked_twice_within_the_ttl(sim, clever):
 
 
 @pytest.mark.parametrize("which", ["zones", "deployments", "instances"])
-def test_ls_l_of_a_listed_directory_issues_one_request(sim, clever, which):
+def test_ls_l_of_a_listed_directory_costs_its_listing_only(sim, mount_fs, which):
+    m = mount_fs("clever")
     state = sim.state()["clever"]
+    sim.clear_requests()
     if which == "zones":
-        os.listdir(clever.path)
-        target, listing = clever.p("zones"), "/v4/products/zones"
+        os.listdir(m.path)
+        target, listing = m.p("zones"), "/v4/products/zones"
     else:
         owner = state["organisations"][0]["id"]
         app = state["applications"][owner][0]["id"]
         for parts in [("orgs",), ("orgs", owner), ("orgs", owner, "apps"), ("orgs", owner, "apps", app)]:
-            os.listdir(clever.p(*parts))
-        target = clever.p("orgs", owner, "apps", app, which)
+            os.listdir(m.p(*parts))
+        target = m.p("orgs", owner, "apps", app, which)
         listing = f"/v4/orchestration/organisations/{owner}/applications/{app}/{which}"
-    sim.clear_requests()
+    before = len(api_requests(sim))
     out = run("ls", "-l", target).decode()
-    assert paths_of(api_requests(sim)) == [listing]
+    # (the read-ahead of other directories may still be running)
+    during = [p for p in paths_of(api_requests(sim)[before:])
+              if p == listing or p.startswith(listing + "/")]
+    # the listing, once, by ls or by the read-ahead of its parent; and
+    # nothing per entry: the listing holds every entry's attributes
+    assert during in ([], [listing]), during
+    assert paths_of(api_requests(sim)).count(listing) == 1
+    assert not [p for p in paths_of(api_requests(sim)) if p.startswith(listing + "/")]
     assert len(out.splitlines()) > 2
+
+
+def test_listing_reads_ahead_one_level_down_and_never_a_stream(sim, mount_fs):
+    m = mount_fs("clever")
+    state = sim.state()["clever"]
+    owner = state["organisations"][0]["id"]
+    app = state["applications"][owner][0]["id"]
+    v4 = f"/v4/orchestration/organisations/{owner}/applications/{app}"
+    lb = f"/v4/load-balancers/organisations/{owner}/applications/{app}/load-balancers/default"
+    for parts in [("orgs",), ("orgs", owner), ("orgs", owner, "apps")]:
+        os.listdir(m.p(*parts))
+    quiet(sim)
+    sim.clear_requests()
+    os.listdir(m.p("orgs", owner, "apps", app))
+    quiet(sim)
+    ahead = paths_of(api_requests(sim))
+    # its file's GET and its subdirectories' listings, each once
+    assert sorted(ahead) == sorted([lb, v4 + "/deployments", v4 + "/instances"]), ahead
+    want = json.loads(sim.api(lb))
+    sim.clear_requests()
+    with open(m.p("orgs", owner, "apps", app, "load-balancer.json"), "rb") as f:
+        assert json.loads(f.read()) == want
+    os.listdir(m.p("orgs", owner, "apps", app, "deployments"))
+    assert paths_of(api_requests(sim)) == []
 
 
 def test_ttl_expiry_fetches_again_and_keeps_the_mtime_of_unchanged_content(sim, mount_fs):

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from conftest import CLOUDFS, is_mounted, upcloud_env
+from conftest import CLOUDFS, is_mounted, quiet, upcloud_env
 
 SIM_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sim")
 TEST_UA = "test_upcloud/1"
@@ -338,6 +338,7 @@ def test_valid_month_outside_the_list_resolves(sim, upcloud):
 def test_invalid_month_is_enoent_without_request(sim, upcloud, name):
     os.listdir(upcloud.p("billing"))
     os.listdir(upcloud.p("network"))
+    quiet(sim)
     sim.clear_requests()
     for top in ("billing", "network"):
         with pytest.raises(FileNotFoundError):
@@ -393,9 +394,11 @@ def test_network_month_files(sim, upcloud, which):
     month = billing_month(which)
     headers = seed_csv_headers()
     base = upcloud.p("network", month)
-    assert sorted(os.listdir(base)) == sorted(NETWORK_FILES)
-    hours = set()
+    quiet(sim)
     sim.clear_requests()
+    # the listing's read-ahead may fetch the files: once each all the same
+    hours = {hour_start(datetime.now(timezone.utc))}
+    assert sorted(os.listdir(base)) == sorted(NETWORK_FILES)
     for name, (api_path, accumulate, accept) in NETWORK_FILES.items():
         hours.add(hour_start(datetime.now(timezone.utc)))
         data = read(os.path.join(base, name))
