@@ -1,20 +1,20 @@
 /*
  * tree.c - path routing over a provider's route table, listings, file
- * contents and the node cache that keeps sizes and mtimes stable.
+ * contents, and what the node store (nodes.h) is told of them.
  *
- * The node cache remembers, per path, the rendered bytes and the version
- * of the source they were rendered from (a response generation, or an
+ * The node store holds, per path, the rendered bytes and the version of
+ * the source they were rendered from (a response generation, or an
  * invoice fingerprint for persistent files).  While the source is the same
  * the same bytes are served, so size and mtime never move during a read;
  * when the source changes the bytes are rendered again, and the mtime moves
- * only if they differ.
+ * only if they differ.  Directories and symlinks get facts too: their
+ * names and their target.
  */
 #define _GNU_SOURCE
 #include "tree.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,13 +22,11 @@
 
 #include "cache.h"
 #include "diskcache.h"
-#include "hashmap.h"
 #include "http.h"
 #include "log.h"
 #include "logs.h"
+#include "nodes.h"
 #include "render.h"
-
-#define NODE_CACHE_BYTES (64u << 20)
 
 struct segment {
 	char *prefix;           /* the whole segment when var is NULL */
@@ -47,28 +45,16 @@ struct route_info {
 	const struct cfs_lister *lister;
 };
 
-struct node_state {
-	uint64_t version;
-	uint64_t fingerprint;
-	time_t changed;
-	struct cfs_blob *content;
-	double last_used;
-};
-
 struct cfs_tree {
 	const struct cfs_provider *p;
 	struct cfs_cache *cache;
 	struct cfs_diskcache *disk;
 	char *base_url;
-	time_t mounted;
 	struct route_info *routes;  /* routes[0] is the root */
 	size_t nroutes;
 	unsigned int log_lines;
 	unsigned int ttl;
-	pthread_mutex_t lock;
-	struct cfs_hashmap *nodes;
-	size_t node_bytes;
-	unsigned int flush_seen;
+	struct cfs_nodes *nodes;
 };
 
 /* ---- small helpers ------------------------------------------------- */
@@ -385,18 +371,18 @@ struct cfs_tree *cfs_tree_new(const struct cfs_provider *p,
 			      const char *base_url, char *err, size_t errlen)
 {
 	struct cfs_tree *t = calloc(1, sizeof(*t));
+	char state[128];
 
 	if (!t)
 		return NULL;
 	t->p = p;
 	t->cache = cache;
 	t->disk = disk;
-	t->mounted = time(NULL);
 	t->log_lines = 1000;
 	t->base_url = strdup(base_url);
-	t->nodes = cfs_hashmap_new();
-	t->flush_seen = cfs_cache_flush_epoch();
-	pthread_mutex_init(&t->lock, NULL);
+	/* one file per provider: mounts of the API host share the directory */
+	snprintf(state, sizeof(state), "nodes-%s.json", p->name);
+	t->nodes = cfs_nodes_new(CFS_NODES_CACHE_BYTES, disk, state);
 	if (!t->base_url || !t->nodes || build_routes(t, err, errlen) != 0) {
 		cfs_tree_free(t);
 		return NULL;
@@ -411,12 +397,9 @@ void cfs_tree_set_logs(struct cfs_tree *t, unsigned int lines,
 	t->ttl = ttl;
 }
 
-static void node_state_free(void *p)
+void cfs_tree_set_node_cache(struct cfs_tree *t, size_t bytes)
 {
-	struct node_state *s = p;
-
-	cfs_blob_unref(s->content);
-	free(s);
+	cfs_nodes_set_cap(t->nodes, bytes);
 }
 
 void cfs_tree_free(struct cfs_tree *t)
@@ -424,8 +407,7 @@ void cfs_tree_free(struct cfs_tree *t)
 	if (!t)
 		return;
 	free_routes(t);
-	cfs_hashmap_free(t->nodes, node_state_free);
-	pthread_mutex_destroy(&t->lock);
+	cfs_nodes_free(t->nodes);
 	free(t->base_url);
 	free(t);
 }
@@ -917,78 +899,35 @@ static int source_from_item(struct cfs_tree *t, const struct cfs_vars *v,
 	return 0;
 }
 
-static void drop_old_nodes(struct cfs_tree *t)
-{
-	struct cfs_hashmap *fresh;
-
-	if (t->node_bytes <= NODE_CACHE_BYTES &&
-	    t->flush_seen == cfs_cache_flush_epoch())
-		return;
-	/* Rare: start over rather than track recency per node. */
-	fresh = cfs_hashmap_new();
-	if (!fresh)
-		return;
-	cfs_hashmap_free(t->nodes, node_state_free);
-	t->nodes = fresh;
-	t->node_bytes = 0;
-	t->flush_seen = cfs_cache_flush_epoch();
-}
-
 /*
  * The bytes of path for this source version: the remembered ones if the
- * source did not change, else freshly rendered ones.
+ * source did not change, else freshly rendered ones.  A SIGHUP drops the
+ * remembered bytes, not the mtimes.
  */
 static int node_content(struct cfs_tree *t, const char *path,
 			const struct cfs_route *r, struct source *s,
 			struct cfs_node *out)
 {
-	struct node_state *st;
 	struct cfs_blob *b;
-	uint64_t fp;
-	int rc = 0;
+	int rc;
 
-	pthread_mutex_lock(&t->lock);
-	drop_old_nodes(t);
-	st = cfs_hashmap_get(t->nodes, path);
-	if (st && st->version == s->version) {
-		out->content = cfs_blob_ref(st->content);
-		out->mtime = st->changed;
-		goto out;
-	}
-	pthread_mutex_unlock(&t->lock);
+	cfs_nodes_flush(t->nodes, cfs_cache_flush_epoch());
+	if (cfs_nodes_content(t->nodes, path, s->version, &out->content,
+			      &out->mtime) == 0)
+		return 0;
 	b = r->render == CFS_RENDER_RAW
 		    ? cfs_blob_ref(s->raw)
 		    : cfs_render(r->render, r->at ? cfs_json_at(s->json, r->at)
 						  : s->json);
 	if (!b)
 		return -EIO;
-	fp = cfs_fingerprint(b->data, b->len);
-	pthread_mutex_lock(&t->lock);
-	st = cfs_hashmap_get(t->nodes, path);
-	if (!st) {
-		st = calloc(1, sizeof(*st));
-		if (!st || cfs_hashmap_put(t->nodes, path, st, NULL) != 0) {
-			free(st);
-			cfs_blob_unref(b);
-			rc = -ENOMEM;
-			goto out;
-		}
-		st->changed = time(NULL);
-	} else if (st->fingerprint != fp) {
-		st->changed = time(NULL);
+	rc = cfs_nodes_keep(t->nodes, path, s->version, b, &out->mtime);
+	if (rc) {
+		cfs_blob_unref(b);
+		return rc;
 	}
-	if (st->content)
-		t->node_bytes -= st->content->len;
-	cfs_blob_unref(st->content);
-	st->content = b;
-	t->node_bytes += b->len;
-	st->version = s->version;
-	st->fingerprint = fp;
-	out->content = cfs_blob_ref(b);
-	out->mtime = st->changed;
-out:
-	pthread_mutex_unlock(&t->lock);
-	return rc;
+	out->content = b;
+	return 0;
 }
 
 static int follow_of(struct cfs_tree *t, const struct cfs_route *r,
@@ -1079,6 +1018,42 @@ static int file_writable(const struct cfs_route *r, const struct cfs_vars *v)
 	       (!r->writable || r->writable(v));
 }
 
+static int add_name(void *arg, const char *name, enum cfs_kind kind,
+		    enum cfs_cost cost)
+{
+	uint64_t *sum = arg;
+
+	(void)kind;
+	(void)cost;
+	*sum += cfs_fingerprint(name, strlen(name));
+	return 0;
+}
+
+/*
+ * A directory's fingerprint is 1 plus the sum of its names', so that its
+ * mtime moves when entries come or go, whatever their order.  The names
+ * count only when knowing them takes no request: a stat of a directory
+ * costs what it did, and its fact stands until its listing is cached.
+ */
+static time_t dir_mtime(struct cfs_tree *t, const char *path)
+{
+	uint64_t names = 1;
+	int was = cfs_cache_local_only(1);
+	int rc = cfs_tree_readdir(t, path, add_name, &names);
+
+	cfs_cache_local_only(was);
+	return cfs_nodes_mtime(t->nodes, path,
+			       rc == 0 ? names : CFS_NODES_UNKNOWN);
+}
+
+/* A symlink's fingerprint is its target's. */
+static time_t link_mtime(struct cfs_tree *t, const char *path,
+			 const struct cfs_buf *target)
+{
+	return cfs_nodes_mtime(t->nodes, path,
+			       cfs_fingerprint(target->data, target->len));
+}
+
 int cfs_tree_node(struct cfs_tree *t, const char *path, struct cfs_node *out)
 {
 	const struct route_info *ri;
@@ -1091,7 +1066,6 @@ int cfs_tree_node(struct cfs_tree *t, const char *path, struct cfs_node *out)
 	if (rc)
 		return rc;
 	out->kind = ri->r->kind;
-	out->mtime = t->mounted;
 	out->writable = ri->r->kind == CFS_DIR ? dir_writable(t, ri, &v)
 						: file_writable(ri->r, &v);
 	out->takes_writes = ri->r->kind == CFS_FILE && ri->r->write_method;
@@ -1105,10 +1079,13 @@ int cfs_tree_node(struct cfs_tree *t, const char *path, struct cfs_node *out)
 	case CFS_LINK:
 		rc = expand(t, ri->r->link, &v, &link);
 		out->link = link.data;
+		if (!rc)
+			out->mtime = link_mtime(t, path, &link);
 		meta_from_binding(t, &v, out);
 		break;
 	case CFS_DIR:
 		meta_from_binding(t, &v, out);
+		out->mtime = dir_mtime(t, path);
 		break;
 	}
 	vars_clear(&v);
