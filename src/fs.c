@@ -181,7 +181,7 @@ static struct live *live_attach(const char *path, const struct cfs_node *n)
 		if (l)
 			l->follow = cfs_follow_start(fs->http, n->follow,
 						     n->last_event_id,
-						     n->content);
+						     n->content, n->mtime);
 		if (l && (!l->follow ||
 			  cfs_hashmap_put(fs->live, path, l, NULL) != 0)) {
 			if (l->follow)

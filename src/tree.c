@@ -947,15 +947,24 @@ static int follow_of(struct cfs_tree *t, const struct cfs_route *r,
 	return 0;
 }
 
+/*
+ * A date of the file's own, where it has one, in place of the node
+ * store's: the resource's, or a log's newest event's (its live follower
+ * goes on from there, so the mtime never moves back while it is open).
+ */
 static void own_date(const struct cfs_route *r, const struct cfs_vars *v,
-		     time_t *mtime)
+		     struct cfs_node *out)
 {
 	time_t when;
 
 	if (r->mtime && v->n &&
 	    cfs_json_date(cfs_json_at(v->item[v->n - 1], r->mtime),
 			  &when) == 0)
-		*mtime = when;
+		out->mtime = when;
+	else if ((r->flags & CFS_STREAM) &&
+		 cfs_logs_last_date(out->content->data, out->content->len,
+				    &when) == 0)
+		out->mtime = when;
 }
 
 static int file_node(struct cfs_tree *t, const char *path,
@@ -972,7 +981,7 @@ static int file_node(struct cfs_tree *t, const char *path,
 	if (!rc && r->follow)
 		rc = follow_of(t, r, v, &s, out);
 	if (!rc) {
-		own_date(r, v, &out->mtime);
+		own_date(r, v, out);
 		out->url = s.url;
 		s.url = NULL;
 		snprintf(out->request_id, sizeof(out->request_id), "%s",
