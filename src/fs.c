@@ -27,6 +27,7 @@
 #include "hashmap.h"
 #include "http.h"
 #include "logs.h"
+#include "nodes.h"
 #include "overlay.h"
 #include "tree.h"
 
@@ -91,6 +92,9 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->entry_timeout = 1.0;
 	cfg->attr_timeout = 0;
 	cfg->negative_timeout = 1.0;
+	/* our inode numbers (nodes.h), the same in every mount, not libfuse's
+	 * counter: backup tools take a new number for a new file */
+	cfg->use_ino = 1;
 	return fs_ctx();
 }
 
@@ -249,7 +253,7 @@ static void stat_open_file(struct open_file *of, struct stat *st)
 	pthread_mutex_unlock(&of->lock);
 }
 
-static int fs_getattr(const char *path, struct stat *st,
+static int getattr_of(const char *path, struct stat *st,
 		      struct fuse_file_info *fi)
 {
 	struct cfs_fs *fs = fs_ctx();
@@ -283,6 +287,17 @@ static int fs_getattr(const char *path, struct stat *st,
 		  n.mtime, st);
 	cfs_node_clear(&n);
 	return 0;
+}
+
+/* libfuse passes no path for an open file whose name is gone. */
+static int fs_getattr(const char *path, struct stat *st,
+		      struct fuse_file_info *fi)
+{
+	int rc = getattr_of(path, st, fi);
+
+	if (!rc && path)
+		st->st_ino = cfs_nodes_ino(rel(path));
+	return rc;
 }
 
 /*
@@ -368,6 +383,22 @@ static int add_listed(void *arg, const char *name, enum cfs_kind kind,
 static int add_temp(void *arg, const char *name)
 {
 	return list_add(arg, name, CFS_FILE, CFS_COST_NEVER);
+}
+
+/* The number getattr gives the entry's path (the parent's for ".."). */
+static ino_t entry_ino(const char *dir, const char *name)
+{
+	const char *slash = strrchr(dir, '/');
+	char path[4096];
+
+	if (strcmp(name, "..") == 0)
+		snprintf(path, sizeof(path), "%.*s",
+			 slash ? (int)(slash - dir) : 0, dir);
+	else if (strcmp(name, ".") == 0)
+		snprintf(path, sizeof(path), "%s", dir);
+	else
+		child_path(dir, name, path);
+	return cfs_nodes_ino(path);
 }
 
 static void list_free(struct dir_list *l)
@@ -471,6 +502,7 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 							     : l.n);
 		if (!e->known)
 			fill_stat(l.fs, e->kind, 0, 0, 0, &e->st);
+		e->st.st_ino = entry_ino(l.dir, e->name);
 		if (filler(buf, e->name, &e->st, (off_t)i + 1,
 			   e->known ? FUSE_FILL_DIR_PLUS : 0))
 			break;
