@@ -97,6 +97,31 @@ def test_a_tiny_node_cache_moves_nothing(sim, mount_fs, source):
     assert differing(before, walk(sim, m)) == set()
 
 
+@pytest.mark.concurrency
+@pytest.mark.parametrize("source", SOURCES)
+def test_walks_at_once_with_sighups_and_trims_agree(sim, mount_fs, source):
+    m = mount_fs(source, "node_cache=4K")
+    before = walk(sim, m)
+    cmd = ["find", m.path, *unserved(sim, m), "-printf", "%P\t%i %T@ %s\n"]
+    walks = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for _ in range(4)]
+    readers = [subprocess.Popen(["find", m.path, *unserved(sim, m), "-type", "f",
+                                 "-exec", "cat", "{}", "+"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+               for _ in range(2)]
+    for _ in range(3):
+        time.sleep(0.2)
+        m.sighup()
+    for proc in readers:
+        _, err = proc.communicate(timeout=TIMEOUT)
+        assert proc.returncode == 0, err.decode(errors="replace")
+    for proc in walks:
+        out, err = proc.communicate(timeout=TIMEOUT)
+        assert proc.returncode == 0, err.decode(errors="replace")
+        got = dict(line.split("\t") for line in out.decode().splitlines())
+        assert differing(before, got) == set()
+
+
 @pytest.mark.parametrize("source", SOURCES)
 def test_a_remount_moves_nothing(sim, mount_fs, workdir, source):
     cache = "cache_dir=" + os.path.join(workdir, "state")
