@@ -77,8 +77,8 @@ void cfs_cache_prefetch(struct cfs_cache *c, char *const *paths,
 
 /* While on for the calling thread, a lookup that would need a request
  * (or wait for one) fails with -EAGAIN instead, and prefetches do
- * nothing. */
-void cfs_cache_local_only(int on);
+ * nothing.  Returns what it was, for the caller to put back. */
+int cfs_cache_local_only(int on);
 
 /* Makes the response for path stale (it stays the last good copy). */
 void cfs_cache_expire(struct cfs_cache *c, const char *path);

@@ -7,6 +7,10 @@
  * matches, so an invoice whose status changes is fetched again.  Files are
  * written to a temporary name and renamed, so a crash never leaves a
  * half-written copy that looks valid.
+ *
+ * State files sit beside the copies, as DIR/<api host>/<name>: what a
+ * mount keeps for the next one (nodes.h).  A name is one path component,
+ * and the API paths kept here all have several, so the two never meet.
  */
 #ifndef CFS_DISKCACHE_H
 #define CFS_DISKCACHE_H
@@ -32,5 +36,12 @@ int cfs_diskcache_get(struct cfs_diskcache *d, const char *path,
 int cfs_diskcache_put(struct cfs_diskcache *d, const char *path,
 		      const char *fingerprint, const struct cfs_blob *b,
 		      const struct cfs_disk_meta *meta);
+
+/* The whole state file name, or -errno (-ENOENT: there is none yet). */
+int cfs_diskcache_read_state(struct cfs_diskcache *d, const char *name,
+			     struct cfs_blob **out);
+/* Replaces the state file name with data, atomically. */
+int cfs_diskcache_write_state(struct cfs_diskcache *d, const char *name,
+			      const void *data, size_t len);
 
 #endif

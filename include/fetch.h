@@ -47,10 +47,14 @@ struct cfs_fetch_kind {
 	int persisted;
 	int (*fetch)(const struct cfs_fetch_ctx *ctx, const char *api,
 		     const char *accept, struct cfs_resp **out);
+	/* a date the bytes carry, their mtime (a log's newest event's); NULL
+	 * for kinds whose bytes carry none */
+	int (*content_date)(const char *data, size_t len, time_t *out);
 	/* files that grow while open; NULL for the others */
 	struct cfs_follow *(*follow)(struct cfs_http *h, const char *api,
 				     const char *after_id,
-				     const struct cfs_blob *shown);
+				     const struct cfs_blob *shown,
+				     time_t shown_mtime);
 	void (*stop)(struct cfs_follow *f);
 	size_t (*size)(struct cfs_follow *f);
 	time_t (*mtime)(struct cfs_follow *f);

@@ -27,11 +27,13 @@ void cfs_live_stop_all(struct cfs_live_set *s);
 void cfs_live_free(struct cfs_live_set *s);
 
 /* The follower of path, started if none runs: it follows api after the
- * event after_id, appending to shown (what the open file showed). */
+ * event after_id, appending to shown (what the open file showed, with
+ * shown_mtime). */
 struct cfs_live *cfs_live_attach(struct cfs_live_set *s, const char *path,
 				 const struct cfs_fetch_kind *kind,
 				 const char *api, const char *after_id,
-				 const struct cfs_blob *shown);
+				 const struct cfs_blob *shown,
+				 time_t shown_mtime);
 void cfs_live_detach(struct cfs_live_set *s, const char *path,
 		     struct cfs_live *l);
 /* 1 and the size and mtime of path if it is open somewhere, else 0. */

@@ -26,6 +26,10 @@
  * and appends their lines.  Memory stays bounded: past CFS_FOLLOW_WINDOW
  * bytes the oldest half is dropped; offsets never move, and a read of a
  * dropped range fails with EIO.
+ *
+ * A log's mtime is its newest event's date: the snapshot's is the date of
+ * its last line, and a follower's starts at the snapshot's mtime and
+ * moves to each newer event's date, never back.
  */
 #ifndef CFS_LOGS_H
 #define CFS_LOGS_H
@@ -46,16 +50,20 @@ struct cfs_follow;
 
 /* Appends the line of one APPLICATION_LOG event. */
 int cfs_logs_format(json_t *event, struct cfs_buf *out);
+/* The date of the last of these lines, or -EINVAL if it has none. */
+int cfs_logs_last_date(const char *lines, size_t len, time_t *out);
 
 /* The snapshot at path: rs->body holds the lines, rs->last_event_id the
  * id to follow from. */
 int cfs_logs_snapshot(struct cfs_http *h, const char *path,
 		      unsigned int limit, struct cfs_http_response *rs);
 
-/* Starts following path after last_id; initial is the snapshot shown. */
+/* Starts following path after last_id; initial is the snapshot shown,
+ * and mtime its mtime. */
 struct cfs_follow *cfs_follow_start(struct cfs_http *h, const char *path,
 				    const char *last_id,
-				    const struct cfs_blob *initial);
+				    const struct cfs_blob *initial,
+				    time_t mtime);
 /* Stops the stream and frees the follower. */
 void cfs_follow_stop(struct cfs_follow *f);
 size_t cfs_follow_size(struct cfs_follow *f);

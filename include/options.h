@@ -25,6 +25,7 @@ struct cfs_options {
 	unsigned int timeout;   /* seconds one request may take */
 	unsigned int log_lines; /* events in a log snapshot */
 	size_t write_buffer;    /* bytes one open file may buffer for writing */
+	size_t node_cache;      /* bytes of rendered files kept in memory */
 	int nonempty;           /* mount over a directory that holds files */
 	int ro;
 	int foreground;

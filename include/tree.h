@@ -147,6 +147,8 @@ void cfs_tree_shutdown(struct cfs_tree *t);
 /* How many events a log snapshot holds (-o log_lines), and the TTL. */
 void cfs_tree_set_logs(struct cfs_tree *t, unsigned int lines,
 		       unsigned int ttl);
+/* The cap of rendered files kept in memory (-o node_cache). */
+void cfs_tree_set_node_cache(struct cfs_tree *t, size_t bytes);
 
 /* path is relative to the mount ("" is the root). */
 int cfs_tree_node(struct cfs_tree *t, const char *path, struct cfs_node *out);

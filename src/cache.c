@@ -69,9 +69,12 @@ unsigned int cfs_cache_flush_epoch(void)
 
 static __thread int local_only;
 
-void cfs_cache_local_only(int on)
+int cfs_cache_local_only(int on)
 {
+	int was = local_only;
+
 	local_only = on;
+	return was;
 }
 
 struct cfs_resp *cfs_resp_ref(struct cfs_resp *r)

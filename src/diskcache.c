@@ -248,3 +248,36 @@ out:
 	free(text);
 	return rc;
 }
+
+static int state_file(const struct cfs_diskcache *d, const char *name,
+		      char *out, size_t len)
+{
+	if (!*name || strchr(name, '/') || name[0] == '.')
+		return -EINVAL;
+	if ((size_t)snprintf(out, len, "%s/%s", d->root, name) >= len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int cfs_diskcache_read_state(struct cfs_diskcache *d, const char *name,
+			     struct cfs_blob **out)
+{
+	char file[4096];
+	int rc;
+
+	*out = NULL;
+	rc = state_file(d, name, file, sizeof(file));
+	return rc ? rc : read_whole(file, out);
+}
+
+int cfs_diskcache_write_state(struct cfs_diskcache *d, const char *name,
+			      const void *data, size_t len)
+{
+	char file[4096];
+	int rc;
+
+	rc = state_file(d, name, file, sizeof(file));
+	if (!rc)
+		rc = mkdir_parents(file);
+	return rc ? rc : write_atomically(file, data, len);
+}

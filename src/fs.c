@@ -26,6 +26,7 @@
 
 #include "hashmap.h"
 #include "live.h"
+#include "nodes.h"
 #include "overlay.h"
 #include "tree.h"
 
@@ -84,6 +85,9 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->entry_timeout = 1.0;
 	cfg->attr_timeout = 0;
 	cfg->negative_timeout = 1.0;
+	/* our inode numbers (nodes.h), the same in every mount, not libfuse's
+	 * counter: backup tools take a new number for a new file */
+	cfg->use_ino = 1;
 	return fs_ctx();
 }
 
@@ -189,7 +193,7 @@ static void stat_open_file(struct open_file *of, struct stat *st)
 	pthread_mutex_unlock(&of->lock);
 }
 
-static int fs_getattr(const char *path, struct stat *st,
+static int getattr_of(const char *path, struct stat *st,
 		      struct fuse_file_info *fi)
 {
 	struct cfs_fs *fs = fs_ctx();
@@ -223,6 +227,17 @@ static int fs_getattr(const char *path, struct stat *st,
 		  n.mtime, st);
 	cfs_node_clear(&n);
 	return 0;
+}
+
+/* libfuse passes no path for an open file whose name is gone. */
+static int fs_getattr(const char *path, struct stat *st,
+		      struct fuse_file_info *fi)
+{
+	int rc = getattr_of(path, st, fi);
+
+	if (!rc && path)
+		st->st_ino = cfs_nodes_ino(rel(path));
+	return rc;
 }
 
 /*
@@ -308,6 +323,22 @@ static int add_listed(void *arg, const char *name, enum cfs_kind kind,
 static int add_temp(void *arg, const char *name)
 {
 	return list_add(arg, name, CFS_FILE, CFS_COST_NEVER);
+}
+
+/* The number getattr gives the entry's path (the parent's for ".."). */
+static ino_t entry_ino(const char *dir, const char *name)
+{
+	const char *slash = strrchr(dir, '/');
+	char path[4096];
+
+	if (strcmp(name, "..") == 0)
+		snprintf(path, sizeof(path), "%.*s",
+			 slash ? (int)(slash - dir) : 0, dir);
+	else if (strcmp(name, ".") == 0)
+		snprintf(path, sizeof(path), "%s", dir);
+	else
+		child_path(dir, name, path);
+	return cfs_nodes_ino(path);
 }
 
 static void list_free(struct dir_list *l)
@@ -413,6 +444,7 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 							     : l.n);
 		if (!e->known)
 			fill_stat(l.fs, e->kind, 0, 0, 0, &e->st);
+		e->st.st_ino = entry_ino(l.dir, e->name);
 		if (filler(buf, e->name, &e->st, (off_t)i + 1,
 			   e->known ? FUSE_FILL_DIR_PLUS : 0))
 			break;
@@ -616,7 +648,8 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 	else if (n.follow) {
 		of->live = cfs_live_attach(cfs_tree_live(fs->tree), rel(path),
 					   n.fetch, n.follow,
-					   n.last_event_id, n.content);
+					   n.last_event_id, n.content,
+					   n.mtime);
 		of->path = strdup(rel(path));
 		if (!of->live || !of->path)
 			rc = -ENOMEM;

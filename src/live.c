@@ -80,7 +80,8 @@ void cfs_live_free(struct cfs_live_set *s)
 static struct cfs_live *live_start(struct cfs_live_set *s,
 				   const struct cfs_fetch_kind *kind,
 				   const char *api, const char *after_id,
-				   const struct cfs_blob *shown)
+				   const struct cfs_blob *shown,
+				   time_t shown_mtime)
 {
 	struct cfs_live *l;
 
@@ -90,7 +91,7 @@ static struct cfs_live *live_start(struct cfs_live_set *s,
 	if (!l)
 		return NULL;
 	l->kind = kind;
-	l->follow = kind->follow(s->http, api, after_id, shown);
+	l->follow = kind->follow(s->http, api, after_id, shown, shown_mtime);
 	if (!l->follow) {
 		free(l);
 		return NULL;
@@ -101,14 +102,15 @@ static struct cfs_live *live_start(struct cfs_live_set *s,
 struct cfs_live *cfs_live_attach(struct cfs_live_set *s, const char *path,
 				 const struct cfs_fetch_kind *kind,
 				 const char *api, const char *after_id,
-				 const struct cfs_blob *shown)
+				 const struct cfs_blob *shown,
+				 time_t shown_mtime)
 {
 	struct cfs_live *l;
 
 	pthread_mutex_lock(&s->lock);
 	l = cfs_hashmap_get(s->open, path);
 	if (!l) {
-		l = live_start(s, kind, api, after_id, shown);
+		l = live_start(s, kind, api, after_id, shown, shown_mtime);
 		if (l && cfs_hashmap_put(s->open, path, l, NULL) != 0) {
 			live_free(l);
 			l = NULL;

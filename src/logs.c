@@ -61,6 +61,24 @@ int cfs_logs_format(json_t *event, struct cfs_buf *out)
 	return 0;
 }
 
+int cfs_logs_last_date(const char *lines, size_t len, time_t *out)
+{
+	const char *start;
+	const char *end;
+	char date[64];
+
+	while (len && lines[len - 1] == '\n')
+		len--;
+	start = memrchr(lines, '\n', len);
+	start = start ? start + 1 : lines;
+	end = memchr(start, ' ', len - (size_t)(start - lines));
+	if (!end || (size_t)(end - start) >= sizeof(date))
+		return -EINVAL;
+	memcpy(date, start, (size_t)(end - start));
+	date[end - start] = '\0';
+	return cfs_parse_iso8601(date, out);
+}
+
 /* What one stream (snapshot or live) has received so far. */
 struct reader {
 	struct cfs_sse_parser *sse;
@@ -201,6 +219,7 @@ struct cfs_follow {
 
 static int follow_append(struct cfs_follow *f, const char *line, size_t n)
 {
+	time_t when;
 	int rc;
 
 	pthread_mutex_lock(&f->lock);
@@ -213,7 +232,8 @@ static int follow_append(struct cfs_follow *f, const char *line, size_t n)
 		f->base += drop;
 	}
 	rc = cfs_buf_append(&f->window, line, n);
-	f->mtime = time(NULL);
+	if (cfs_logs_last_date(line, n, &when) == 0 && when > f->mtime)
+		f->mtime = when;
 	pthread_mutex_unlock(&f->lock);
 	return rc;
 }
@@ -266,7 +286,8 @@ static void *follow_main(void *arg)
 
 struct cfs_follow *cfs_follow_start(struct cfs_http *h, const char *path,
 				    const char *last_id,
-				    const struct cfs_blob *initial)
+				    const struct cfs_blob *initial,
+				    time_t mtime)
 {
 	struct cfs_follow *f = calloc(1, sizeof(*f));
 
@@ -274,7 +295,7 @@ struct cfs_follow *cfs_follow_start(struct cfs_http *h, const char *path,
 		return NULL;
 	f->http = h;
 	f->path = strdup(path);
-	f->mtime = time(NULL);
+	f->mtime = mtime;
 	snprintf(f->last_id, sizeof(f->last_id), "%s", last_id);
 	pthread_mutex_init(&f->lock, NULL);
 	pthread_cond_init(&f->wake, NULL);
@@ -374,6 +395,7 @@ const struct cfs_fetch_kind cfs_fetch_stream = {
 	.name = "stream",
 	.listing_cost = CFS_COST_NEVER,
 	.fetch = fetch_stream,
+	.content_date = cfs_logs_last_date,
 	.follow = cfs_follow_start,
 	.stop = cfs_follow_stop,
 	.size = cfs_follow_size,

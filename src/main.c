@@ -448,6 +448,7 @@ int main(int argc, char *argv[])
 		goto out_curl;
 	}
 	cfs_tree_set_logs(fs.tree, o.log_lines, o.ttl);
+	cfs_tree_set_node_cache(fs.tree, o.node_cache);
 	fs.overlay = cfs_overlay_new(o.ttl);
 	fs.turn_timeout = o.timeout;
 	fs.write_max = o.write_buffer;

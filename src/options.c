@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nodes.h"
 #include "provider.h"
 
 enum {
@@ -34,6 +35,7 @@ struct parse_state {
 	char *timeout;
 	char *log_lines;
 	char *write_buffer;
+	char *node_cache;
 	char *err;
 	size_t errlen;
 };
@@ -49,6 +51,7 @@ static const struct fuse_opt option_table[] = {
 	{ "timeout=%s", offsetof(struct parse_state, timeout), 1 },
 	{ "log_lines=%s", offsetof(struct parse_state, log_lines), 1 },
 	{ "write_buffer=%s", offsetof(struct parse_state, write_buffer), 1 },
+	{ "node_cache=%s", offsetof(struct parse_state, node_cache), 1 },
 	/* libfuse 3 no longer knows it: mounting over files is ours to allow */
 	CFS_OPT("nonempty", nonempty),
 	FUSE_OPT_KEY("ro", KEY_RO),
@@ -172,11 +175,11 @@ static int take_number(const char *name, const char *text, unsigned int *out,
 	return 0;
 }
 
-/* A size in bytes, or in K, M or G (powers of 1024): 1 byte to 1G. */
-static int take_write_buffer(const char *text, size_t *out, char *err,
-			     size_t errlen)
+/* A size in bytes, or in K, M or G (powers of 1024): 1 byte to max_gib G. */
+static int take_size(const char *name, const char *text, unsigned int max_gib,
+		     size_t *out, char *err, size_t errlen)
 {
-	const unsigned long long max = 1ULL << 30;
+	const unsigned long long max = (unsigned long long)max_gib << 30;
 	unsigned long long unit = 1;
 	unsigned long long v;
 	char *end;
@@ -196,8 +199,9 @@ static int take_write_buffer(const char *text, size_t *out, char *err,
 	/* strtoull takes blanks, signs and wraps negative numbers around */
 	if (text[0] < '0' || text[0] > '9' || *end || errno || v == 0 ||
 	    v > max / unit) {
-		snprintf(err, errlen, "write_buffer must be from 1 to 1G "
-			 "(bytes, or with a K, M or G suffix), not '%s'", text);
+		snprintf(err, errlen, "%s must be from 1 to %uG (bytes, or "
+			 "with a K, M or G suffix), not '%s'", name, max_gib,
+			 text);
 		return -EINVAL;
 	}
 	*out = (size_t)(v * unit);
@@ -215,6 +219,7 @@ int cfs_options_parse(struct fuse_args *args, struct cfs_options *o,
 	st.o.timeout = 30;
 	st.o.log_lines = 1000;
 	st.o.write_buffer = 1024 * 1024;
+	st.o.node_cache = CFS_NODES_CACHE_BYTES;
 	err[0] = '\0';
 	rc = fuse_opt_parse(args, &st, option_table, option_proc);
 	if (!rc)
@@ -225,13 +230,16 @@ int cfs_options_parse(struct fuse_args *args, struct cfs_options *o,
 				 errlen) ||
 		     take_number("log_lines", st.log_lines, &st.o.log_lines,
 				 err, errlen) ||
-		     take_write_buffer(st.write_buffer, &st.o.write_buffer,
-				       err, errlen);
+		     take_size("write_buffer", st.write_buffer, 1,
+			       &st.o.write_buffer, err, errlen) ||
+		     take_size("node_cache", st.node_cache, 64,
+			       &st.o.node_cache, err, errlen);
 	free(st.ttl);
 	free(st.max_conns);
 	free(st.timeout);
 	free(st.log_lines);
 	free(st.write_buffer);
+	free(st.node_cache);
 	*o = st.o;
 	if (rc != 0) {
 		if (!err[0])
@@ -303,6 +311,8 @@ void cfs_options_usage(const char *progname)
 	       "                       cap of one open file's write buffer: bytes,\n"
 	       "                       or K, M, G (default 1M, at most 1G); a write\n"
 	       "                       past it fails with EFBIG and nothing is sent\n"
+	       "  -o node_cache=SIZE   rendered files kept in memory: bytes, or K,\n"
+	       "                       M, G (default 64M, at most 64G)\n"
 	       "  -o cache_dir=DIR     persistent invoice cache\n"
 	       "                       (default $XDG_CACHE_HOME/cloudfs)\n"
 	       "  -o ro                read-only mount\n"

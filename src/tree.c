@@ -1,20 +1,20 @@
 /*
  * tree.c - path routing over a provider's route table, listings, file
- * contents and the node cache that keeps sizes and mtimes stable.
+ * contents, and what the node store (nodes.h) is told of them.
  *
- * The node cache remembers, per path, the rendered bytes and the version
- * of the source they were rendered from (a response generation, or an
+ * The node store holds, per path, the rendered bytes and the version of
+ * the source they were rendered from (a response generation, or an
  * invoice fingerprint for persistent files).  While the source is the same
  * the same bytes are served, so size and mtime never move during a read;
  * when the source changes the bytes are rendered again, and the mtime moves
- * only if they differ.
+ * only if they differ.  Directories and symlinks get facts too: their
+ * names and their target.
  */
 #define _GNU_SOURCE
 #include "tree.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,44 +22,31 @@
 
 #include "cache.h"
 #include "diskcache.h"
-#include "hashmap.h"
 #include "http.h"
 #include "listing.h"
 #include "live.h"
 #include "log.h"
-#include "readahead.h"
+#include "nodes.h"
 #include "provider.h"
+#include "readahead.h"
 #include "render.h"
 #include "routes.h"
 
-#define NODE_CACHE_BYTES (64u << 20)
 /* directories whose listings are kept indexed, at most */
 #define LISTINGS_KEPT 4096
-
-struct node_state {
-	uint64_t version;
-	uint64_t fingerprint;
-	time_t changed;
-	struct cfs_blob *content;
-	double last_used;
-};
 
 struct cfs_tree {
 	const struct cfs_provider *p;
 	struct cfs_cache *cache;
 	struct cfs_diskcache *disk;
 	char *base_url;
-	time_t mounted;
 	struct cfs_routes *routes;
 	struct cfs_listings *listings;
 	struct cfs_live_set *live;
 	struct cfs_readahead *readahead;
 	unsigned int log_lines;
 	unsigned int ttl;
-	pthread_mutex_t lock;
-	struct cfs_hashmap *nodes;
-	size_t node_bytes;
-	unsigned int flush_seen;
+	struct cfs_nodes *nodes;
 };
 
 /* ---- small helpers ------------------------------------------------- */
@@ -149,21 +136,21 @@ struct cfs_tree *cfs_tree_new(const struct cfs_provider *p,
 			      const char *base_url, char *err, size_t errlen)
 {
 	struct cfs_tree *t = calloc(1, sizeof(*t));
+	char state[128];
 
 	if (!t)
 		return NULL;
 	t->p = p;
 	t->cache = cache;
 	t->disk = disk;
-	t->mounted = time(NULL);
 	t->log_lines = 1000;
 	t->base_url = strdup(base_url);
-	t->nodes = cfs_hashmap_new();
+	/* one file per provider: mounts of the API host share the directory */
+	snprintf(state, sizeof(state), "nodes-%s.json", p->name);
+	t->nodes = cfs_nodes_new(CFS_NODES_CACHE_BYTES, disk, state);
 	t->listings = cfs_listings_new(cache, LISTINGS_KEPT);
 	t->live = cfs_live_new(cache ? cfs_cache_http(cache) : NULL);
 	t->readahead = cfs_readahead_new(t, cache);
-	t->flush_seen = cfs_cache_flush_epoch();
-	pthread_mutex_init(&t->lock, NULL);
 	t->routes = cfs_routes_compile(p, err, errlen);
 	if (!t->base_url || !t->nodes || !t->listings || !t->live ||
 	    !t->readahead || !t->routes) {
@@ -196,12 +183,9 @@ void cfs_tree_set_logs(struct cfs_tree *t, unsigned int lines,
 	t->ttl = ttl;
 }
 
-static void node_state_free(void *p)
+void cfs_tree_set_node_cache(struct cfs_tree *t, size_t bytes)
 {
-	struct node_state *s = p;
-
-	cfs_blob_unref(s->content);
-	free(s);
+	cfs_nodes_set_cap(t->nodes, bytes);
 }
 
 void cfs_tree_free(struct cfs_tree *t)
@@ -212,8 +196,7 @@ void cfs_tree_free(struct cfs_tree *t)
 	cfs_routes_free(t->routes);
 	cfs_listings_free(t->listings);
 	cfs_live_free(t->live);
-	cfs_hashmap_free(t->nodes, node_state_free);
-	pthread_mutex_destroy(&t->lock);
+	cfs_nodes_free(t->nodes);
 	free(t->base_url);
 	free(t);
 }
@@ -610,78 +593,35 @@ static int source_from_item(struct cfs_tree *t, const struct cfs_vars *v,
 	return 0;
 }
 
-static void drop_old_nodes(struct cfs_tree *t)
-{
-	struct cfs_hashmap *fresh;
-
-	if (t->node_bytes <= NODE_CACHE_BYTES &&
-	    t->flush_seen == cfs_cache_flush_epoch())
-		return;
-	/* Rare: start over rather than track recency per node. */
-	fresh = cfs_hashmap_new();
-	if (!fresh)
-		return;
-	cfs_hashmap_free(t->nodes, node_state_free);
-	t->nodes = fresh;
-	t->node_bytes = 0;
-	t->flush_seen = cfs_cache_flush_epoch();
-}
-
 /*
  * The bytes of path for this source version: the remembered ones if the
- * source did not change, else freshly rendered ones.
+ * source did not change, else freshly rendered ones.  A SIGHUP drops the
+ * remembered bytes, not the mtimes.
  */
 static int node_content(struct cfs_tree *t, const char *path,
 			const struct cfs_croute *cr, struct source *s,
 			struct cfs_node *out)
 {
 	const struct cfs_route *r = cr->r;
-	struct node_state *st;
 	struct cfs_blob *b;
-	uint64_t fp;
-	int rc = 0;
+	int rc;
 
-	pthread_mutex_lock(&t->lock);
-	drop_old_nodes(t);
-	st = cfs_hashmap_get(t->nodes, path);
-	if (st && st->version == s->version) {
-		out->content = cfs_blob_ref(st->content);
-		out->mtime = st->changed;
-		goto out;
-	}
-	pthread_mutex_unlock(&t->lock);
+	cfs_nodes_flush(t->nodes, cfs_cache_flush_epoch());
+	if (cfs_nodes_content(t->nodes, path, s->version, &out->content,
+			      &out->mtime) == 0)
+		return 0;
 	b = r->render == CFS_RENDER_RAW
 		    ? cfs_blob_ref(s->raw)
 		    : cfs_render(r->render, cfs_jpath_get(s->json, &cr->at));
 	if (!b)
 		return -EIO;
-	fp = cfs_fingerprint(b->data, b->len);
-	pthread_mutex_lock(&t->lock);
-	st = cfs_hashmap_get(t->nodes, path);
-	if (!st) {
-		st = calloc(1, sizeof(*st));
-		if (!st || cfs_hashmap_put(t->nodes, path, st, NULL) != 0) {
-			free(st);
-			cfs_blob_unref(b);
-			rc = -ENOMEM;
-			goto out;
-		}
-		st->changed = time(NULL);
-	} else if (st->fingerprint != fp) {
-		st->changed = time(NULL);
+	rc = cfs_nodes_keep(t->nodes, path, s->version, b, &out->mtime);
+	if (rc) {
+		cfs_blob_unref(b);
+		return rc;
 	}
-	if (st->content)
-		t->node_bytes -= st->content->len;
-	cfs_blob_unref(st->content);
-	st->content = b;
-	t->node_bytes += b->len;
-	st->version = s->version;
-	st->fingerprint = fp;
-	out->content = cfs_blob_ref(b);
-	out->mtime = st->changed;
-out:
-	pthread_mutex_unlock(&t->lock);
-	return rc;
+	out->content = b;
+	return 0;
 }
 
 static int follow_of(struct cfs_tree *t, const struct cfs_croute *cr,
@@ -702,15 +642,24 @@ static int follow_of(struct cfs_tree *t, const struct cfs_croute *cr,
 	return 0;
 }
 
+/*
+ * A date of the file's own, where it has one, in place of the node
+ * store's: the resource's, or a log's newest event's (its live follower
+ * goes on from there, so the mtime never moves back while it is open).
+ */
 static void own_date(const struct cfs_croute *cr, const struct cfs_vars *v,
-		     time_t *mtime)
+		     struct cfs_node *out)
 {
 	time_t when;
 
 	if (cr->mtime.n && v->n &&
 	    cfs_json_date(cfs_jpath_get(v->item[v->n - 1], &cr->mtime),
 			  &when) == 0)
-		*mtime = when;
+		out->mtime = when;
+	else if (kind_of(cr)->content_date &&
+		 kind_of(cr)->content_date(out->content->data,
+					   out->content->len, &when) == 0)
+		out->mtime = when;
 }
 
 static int file_node(struct cfs_tree *t, const char *path,
@@ -727,7 +676,7 @@ static int file_node(struct cfs_tree *t, const char *path,
 	if (!rc && kind_of(cr)->follow)
 		rc = follow_of(t, cr, v, &s, out);
 	if (!rc) {
-		own_date(cr, v, &out->mtime);
+		own_date(cr, v, out);
 		out->url = s.url;
 		s.url = NULL;
 		snprintf(out->request_id, sizeof(out->request_id), "%s",
@@ -772,6 +721,42 @@ static int file_writable(const struct cfs_route *r, const struct cfs_vars *v)
 	       (!r->writable || r->writable(v));
 }
 
+static int add_name(void *arg, const char *name, enum cfs_kind kind,
+		    enum cfs_cost cost)
+{
+	uint64_t *sum = arg;
+
+	(void)kind;
+	(void)cost;
+	*sum += cfs_fingerprint(name, strlen(name));
+	return 0;
+}
+
+/*
+ * A directory's fingerprint is 1 plus the sum of its names', so that its
+ * mtime moves when entries come or go, whatever their order.  The names
+ * count only when knowing them takes no request: a stat of a directory
+ * costs what it did, and its fact stands until its listing is cached.
+ */
+static time_t dir_mtime(struct cfs_tree *t, const char *path)
+{
+	uint64_t names = 1;
+	int was = cfs_cache_local_only(1);
+	int rc = cfs_tree_readdir(t, path, add_name, &names);
+
+	cfs_cache_local_only(was);
+	return cfs_nodes_mtime(t->nodes, path,
+			       rc == 0 ? names : CFS_NODES_UNKNOWN);
+}
+
+/* A symlink's fingerprint is its target's. */
+static time_t link_mtime(struct cfs_tree *t, const char *path,
+			 const struct cfs_buf *target)
+{
+	return cfs_nodes_mtime(t->nodes, path,
+			       cfs_fingerprint(target->data, target->len));
+}
+
 int cfs_tree_node(struct cfs_tree *t, const char *path, struct cfs_node *out)
 {
 	const struct cfs_croute *cr;
@@ -784,7 +769,6 @@ int cfs_tree_node(struct cfs_tree *t, const char *path, struct cfs_node *out)
 	if (rc)
 		return rc;
 	out->kind = cr->r->kind;
-	out->mtime = t->mounted;
 	out->writable = cr->r->kind == CFS_DIR ? dir_writable(cr, &v)
 					       : file_writable(cr->r, &v);
 	out->takes_writes = cr->r->kind == CFS_FILE && cr->r->write_method;
@@ -798,10 +782,13 @@ int cfs_tree_node(struct cfs_tree *t, const char *path, struct cfs_node *out)
 	case CFS_LINK:
 		rc = expand(t, &cr->link, &v, &link);
 		out->link = link.data;
+		if (!rc)
+			out->mtime = link_mtime(t, path, &link);
 		meta_from_binding(t, &v, out);
 		break;
 	case CFS_DIR:
 		meta_from_binding(t, &v, out);
+		out->mtime = dir_mtime(t, path);
 		break;
 	}
 	vars_clear(&v);
