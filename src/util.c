@@ -169,7 +169,7 @@ static int parse_offset(const char *p, long *seconds)
 	if (*p != '+' && *p != '-')
 		return -EINVAL;
 	sign = *p == '-' ? -1 : 1;
-	if (sscanf(p + 1, "%2d:%2d", &hh, &mm) < 1 &&
+	if (sscanf(p + 1, "%2d:%2d", &hh, &mm) < 2 &&
 	    sscanf(p + 1, "%2d%2d", &hh, &mm) < 1)
 		return -EINVAL;
 	*seconds = sign * (hh * 3600L + mm * 60L);
