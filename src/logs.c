@@ -114,8 +114,10 @@ static int read_stream(struct cfs_http *h, const char *path, struct reader *r,
 	int rc;
 
 	r->sse = cfs_sse_new(on_event, r);
-	if (!r->sse)
-		return -ENOMEM;
+	if (!r->sse) {
+		memset(rs, 0, sizeof(*rs));
+		return rs->err = -ENOMEM;
+	}
 	rc = cfs_http_stream(h, path, r->last_id, CFS_LOGS_IDLE, stop,
 			     on_bytes, r, rs);
 	cfs_sse_free(r->sse);
