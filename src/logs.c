@@ -85,7 +85,7 @@ static int on_event(void *arg, const struct cfs_sse_event *ev)
 	if (strcmp(ev->event, "APPLICATION_LOG") != 0)
 		return 0;       /* heartbeats, and events we do not know */
 	j = json_loadb(ev->data, ev->data_len, 0, NULL);
-	if (j && json_is_object(j))
+	if (json_is_object(j))
 		rc = cfs_logs_format(j, &line);
 	json_decref(j);
 	if (!rc && line.len)
