@@ -172,6 +172,8 @@ int cfs_listing_add(struct cfs_listing *l, const char *name, json_t *item)
 		if (!names)
 			return -ENOMEM;
 		l->names = names;
+		/* an array of pointers:
+		 * NOLINTNEXTLINE(bugprone-sizeof-expression) */
 		items = realloc(l->items, cap * sizeof(*items));
 		if (!items)
 			return -ENOMEM;
