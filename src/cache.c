@@ -489,6 +489,7 @@ void cfs_cache_prefetch(struct cfs_cache *c, char *const *paths,
 {
 	struct cfs_http_request *rq = calloc(n ? n : 1, sizeof(*rq));
 	struct cfs_http_response *rs = calloc(n ? n : 1, sizeof(*rs));
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
 	struct entry **mine = calloc(n ? n : 1, sizeof(*mine));
 	size_t i;
 	size_t k = 0;

@@ -29,6 +29,7 @@ struct cfs_hashmap *cfs_hashmap_new(void)
 	if (!m)
 		return NULL;
 	m->nbuckets = 64;
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
 	m->buckets = calloc(m->nbuckets, sizeof(*m->buckets));
 	if (!m->buckets) {
 		free(m);
@@ -83,6 +84,7 @@ void *cfs_hashmap_get(const struct cfs_hashmap *m, const char *key)
 static void grow(struct cfs_hashmap *m)
 {
 	size_t n = m->nbuckets * 2;
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
 	struct entry **b = calloc(n, sizeof(*b));
 	size_t i;
 

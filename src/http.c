@@ -375,6 +375,7 @@ static double retry_delay(const struct transfer *t)
 {
 	double d = BACKOFF_BASE * (double)(1u << (t->attempts - 1));
 
+	/* NOLINTNEXTLINE(cert-msc30-c): jitter, no secret */
 	d *= 0.75 + (double)(rand() % 500) / 1000.0;
 	if (t->retry_after > 0 && (double)t->retry_after > d)
 		d = (double)t->retry_after;

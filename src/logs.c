@@ -105,7 +105,7 @@ static int on_event(void *arg, const struct cfs_sse_event *ev)
 	if (strcmp(ev->event, "APPLICATION_LOG") != 0)
 		return 0;       /* heartbeats, and events we do not know */
 	j = json_loadb(ev->data, ev->data_len, 0, NULL);
-	if (j && json_is_object(j))
+	if (json_is_object(j))
 		rc = cfs_logs_format(j, &line);
 	json_decref(j);
 	if (!rc && line.len)
@@ -134,8 +134,10 @@ static int read_stream(struct cfs_http *h, const char *path, struct reader *r,
 	int rc;
 
 	r->sse = cfs_sse_new(on_event, r);
-	if (!r->sse)
-		return -ENOMEM;
+	if (!r->sse) {
+		memset(rs, 0, sizeof(*rs));
+		return rs->err = -ENOMEM;
+	}
 	rc = cfs_http_stream(h, path, r->last_id, CFS_LOGS_IDLE, stop,
 			     on_bytes, r, rs);
 	cfs_sse_free(r->sse);

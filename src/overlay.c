@@ -109,6 +109,7 @@ int cfs_overlay_create(struct cfs_overlay *o, const char *path,
 	pthread_mutex_unlock(&o->lock);
 	if (rc) {
 		cfs_temp_unref(t);
+		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): refs was 2 */
 		cfs_temp_unref(t);
 		return rc;
 	}

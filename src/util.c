@@ -169,9 +169,11 @@ static int parse_offset(const char *p, long *seconds)
 	if (*p != '+' && *p != '-')
 		return -EINVAL;
 	sign = *p == '-' ? -1 : 1;
-	if (sscanf(p + 1, "%2d:%2d", &hh, &mm) < 1 &&
+	/* NOLINTBEGIN(cert-err34-c): two digits cannot overflow */
+	if (sscanf(p + 1, "%2d:%2d", &hh, &mm) < 2 &&
 	    sscanf(p + 1, "%2d%2d", &hh, &mm) < 1)
 		return -EINVAL;
+	/* NOLINTEND(cert-err34-c) */
 	*seconds = sign * (hh * 3600L + mm * 60L);
 	return 0;
 }
@@ -209,8 +211,10 @@ int cfs_parse_month(const char *s, time_t *first, time_t *last)
 			return -EINVAL;
 	if (s[i])
 		return -EINVAL;
+	/* NOLINTBEGIN(cert-err34-c): the shape is checked, all digits */
 	year = atoi(s);
 	month = atoi(s + 5);
+	/* NOLINTEND(cert-err34-c) */
 	if (year < 1970 || month < 1 || month > 12)
 		return -EINVAL;
 	memset(&tm, 0, sizeof(tm));

@@ -15,6 +15,8 @@ static void test_iso8601(void)
 	CHECK(t == 1782864000);
 	CHECK(cfs_parse_iso8601("2026-06-30T19:00:00-0500", &t) == 0);
 	CHECK(t == 1782864000);
+	CHECK(cfs_parse_iso8601("2026-07-01T05:30:00+0530", &t) == 0);
+	CHECK(t == 1782864000);
 	CHECK(cfs_parse_iso8601("yesterday", &t) != 0);
 	cfs_iso8601(1782864000, out);
 	CHECK_STR(out, "2026-07-01T00:00:00Z");
