@@ -22,6 +22,7 @@ static int grow(struct cfs_listing *l)
 	if (!names)
 		return -ENOMEM;
 	l->names = names;
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
 	items = realloc(l->items, cap * sizeof(*items));
 	if (!items)
 		return -ENOMEM;
@@ -286,7 +287,9 @@ struct cfs_listing *cfs_listings_put(struct cfs_listings *m, const char *key,
 	}
 	push_newest(m, s);
 	s = NULL;
+	/* drop_slot unlinks the oldest: m->oldest is then the next one */
 	while (cfs_hashmap_size(m->slots) > m->cap)
+		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc) */
 		drop_slot(m, m->oldest);
 	pthread_mutex_unlock(&m->lock);
 out:

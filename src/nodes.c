@@ -110,7 +110,9 @@ static void trim(struct cfs_nodes *n)
 {
 	while (n->bytes > n->cap && !lru_empty(&n->held))
 		drop_content(n, node_of(n->held.prev, held));
+	/* forget unlinks the node: the list's end is then the next one */
 	while (n->nfacts > CFS_NODES_MAX_FACTS)
+		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc) */
 		forget(n, node_of(n->facts.prev, facts));
 }
 
@@ -363,7 +365,9 @@ void cfs_nodes_free(struct cfs_nodes *n)
 	if (!n)
 		return;
 	cfs_nodes_save(n);
+	/* forget unlinks the node: the list's head is then the next one */
 	while (!lru_empty(&n->facts))
+		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc) */
 		forget(n, node_of(n->facts.next, facts));
 	cfs_hashmap_free(n->map, NULL);
 	pthread_mutex_destroy(&n->lock);

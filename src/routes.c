@@ -426,11 +426,12 @@ static unsigned int segment_rank(const struct cfs_segment *s)
 
 static int add_child(struct cfs_croute *parent, struct cfs_croute *child)
 {
-	struct cfs_croute **c = realloc(parent->children,
-					(parent->nchildren + 1) * sizeof(*c));
+	struct cfs_croute **c;
 	size_t at;
 	unsigned int rank = segment_rank(&child->seg[child->nseg - 1]);
 
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
+	c = realloc(parent->children, (parent->nchildren + 1) * sizeof(*c));
 	if (!c)
 		return -ENOMEM;
 	parent->children = c;

@@ -650,15 +650,17 @@ static int follow_of(struct cfs_tree *t, const struct cfs_croute *cr,
 static void own_date(const struct cfs_croute *cr, const struct cfs_vars *v,
 		     struct cfs_node *out)
 {
+	const struct cfs_fetch_kind *kind = kind_of(cr);
 	time_t when;
+	int dated;
 
-	if (cr->mtime.n && v->n &&
-	    cfs_json_date(cfs_jpath_get(v->item[v->n - 1], &cr->mtime),
-			  &when) == 0)
-		out->mtime = when;
-	else if (kind_of(cr)->content_date &&
-		 kind_of(cr)->content_date(out->content->data,
-					   out->content->len, &when) == 0)
+	dated = cr->mtime.n && v->n &&
+		cfs_json_date(cfs_jpath_get(v->item[v->n - 1], &cr->mtime),
+			      &when) == 0;
+	if (!dated && kind->content_date)
+		dated = kind->content_date(out->content->data,
+					   out->content->len, &when) == 0;
+	if (dated)
 		out->mtime = when;
 }
 
