@@ -193,7 +193,9 @@ def test_a_failed_call_is_logged_with_status_message_and_request_id(sim, mount_f
 def test_a_404_from_the_api_is_logged_with_its_message(sim, mount_fs):
     m = mount_fs("clever", expect_warnings=True)
     owner, app = an_app(sim)
-    os.listdir(m.p("orgs", owner, "apps", app))
+    # the apps, not the app: its listing's read-ahead would fetch the file
+    # before the deletion
+    os.listdir(m.p("orgs", owner, "apps"))
     sim.mutate(op="delete_app", owner=owner, app=app)
     path = m.p("orgs", owner, "apps", app, "load-balancer.json")
     assert errno_of(read_json, path) == errno.ENOENT
