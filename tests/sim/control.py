@@ -52,9 +52,9 @@ POST   /_sim/mutate       {"op": "invoice_status", "owner", "number", "status"}
                           400/404 {"error": "..."} for a bad op or an unknown id
 POST   /_sim/reset        seed data again; clears faults, the request log and latency
                           (back to --latency-ms). An optional body {"apps"?: N,
-                          "subaccounts"?: N} sets the generated data of this reset
-                          (see --apps and --subaccounts; each one left out, and every
-                          later reset without a body, takes the command line's)
+                          "subaccounts"?: N, "scale"?: K} sets the generated data of this
+                          reset (see --apps, --subaccounts and --scale; each one left out,
+                          and every later reset without a body, takes the command line's)
 """
 
 import itertools
@@ -69,6 +69,7 @@ from clock import iso
 from server import ApiError, Route, Router, json_response
 
 KINDS = ("status", "reset", "truncate", "malformed", "slow", "late", "drop_stream")
+FLEET_MINIMUMS = {"apps": 0, "subaccounts": 0, "scale": 1}  # what a reset body may set
 INVOICE_STATUSES = ("PENDING", "PROCESSING", "PAYMENTHELD", "PAID", "CANCELED", "REFUNDED", "WONTPAY")
 
 
@@ -267,16 +268,18 @@ class Control:
 
     def reset(self, req):
         spec = body(req)
-        unknown = sorted(set(spec) - {"apps", "subaccounts"})
+        unknown = sorted(set(spec) - set(FLEET_MINIMUMS))
         if unknown:
-            raise control_error(400, f"reset takes apps and subaccounts, not {', '.join(unknown)}")
+            raise control_error(400, f"reset takes {', '.join(FLEET_MINIMUMS)}, not {', '.join(unknown)}")
         sizes = {}
-        for key in ("apps", "subaccounts"):
+        for key, least in FLEET_MINIMUMS.items():
             value = spec.get(key, getattr(self.sim.store.fleet, key))
-            if type(value) is not int or value < 0:
-                raise control_error(400, f"{key} must be an integer >= 0")
+            if type(value) is not int or value < least:
+                raise control_error(400, f"{key} must be an integer >= {least}")
             sizes[key] = value
-        self.sim.store.reset(seed.Fleet(**sizes))
+        fleet = seed.Fleet(**sizes)
+        self.sim.store.reset(fleet)
+        self.sim.metering.rescale(fleet.scale)
         self.sim.faults.clear()
         self.sim.requests.clear()
         self.sim.settings.latency_ms = self.sim.base_latency_ms
