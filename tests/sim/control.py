@@ -22,9 +22,14 @@ GET    /_sim/state        the whole dataset, every object as the API serves it:
 GET    /_sim/credentials  {"clever": {api_token, consumer_key, consumer_secret, token, secret},
                            "upcloud": {token, username, password}}
 GET    /_sim/requests     [{"seq", "method", "path", "query", "headers", "body", "status",
-                            "request_id", "t_start", "t_end"}] in arrival order; status and
-                           t_end are null while a request is in progress (an open SSE
-                           stream has its status once its headers are out); status 0 = reset
+                            "request_id", "t_start", "t_answer", "t_end"}] in arrival order
+                           (headers: every request header, names in lower case; times:
+                           time.time() seconds). t_start: the request was read; t_answer:
+                           its answer starts going out (an SSE stream's headers), status
+                           and t_answer are null before; t_end: it is over, null before.
+                           status 0 = reset. The client sent the request before t_start
+                           and has not had the whole answer at t_answer, so requests whose
+                           [t_start, t_answer) overlap were all in flight at once for it.
 DELETE /_sim/requests     clear the log
 POST   /_sim/latency      {"ms": N}: every API response waits N ms first (0 = off)
 GET    /_sim/faults       the faults still armed
@@ -83,13 +88,14 @@ class RequestLog:
         with self.lock:
             entry = {"seq": next(self.seq), "method": req.method, "path": req.path, "query": req.query,
                      "headers": req.headers, "body": req.body.decode("utf-8", errors="replace"),
-                     "status": None, "request_id": "", "t_start": time.time(), "t_end": None}
+                     "status": None, "request_id": "", "t_start": time.time(), "t_answer": None,
+                     "t_end": None}
             self.entries.append(entry)
             return entry
 
     def respond(self, entry, status, request_id):
         with self.lock:
-            entry.update(status=status, request_id=request_id)
+            entry.update(status=status, request_id=request_id, t_answer=time.time())
 
     def done(self, entry):
         with self.lock:
