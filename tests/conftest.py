@@ -125,7 +125,8 @@ class Simulator:
             return resp.read()
 
     def reset(self, **fleet):
-        """The seed data again; apps=N, subaccounts=N add generated ones."""
+        """The seed data again; apps=N, subaccounts=N add generated ones,
+        scale=K makes it about K times as much."""
         self.call("POST", "/_sim/reset", fleet or None)
 
     def state(self):
@@ -225,9 +226,9 @@ def sim():
 
 @pytest.fixture
 def fleet(sim):
-    """fleet(apps=N, subaccounts=N): the seed data plus that many generated
-    applications (in an organisation of their own) and UpCloud subaccounts,
-    until the test ends.  Call it before mounting."""
+    """fleet(apps=N, subaccounts=N, scale=K): the seed data (K times over)
+    plus that many generated applications (in an organisation of their own)
+    and UpCloud subaccounts, until the test ends.  Call it before mounting."""
     yield sim.reset
     sim.reset()
 

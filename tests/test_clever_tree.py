@@ -178,6 +178,18 @@ def test_generated_apps_are_shaped_like_the_seeded_ones(sim, fleet, mount_fs):
     assert check_json_files(sim, m, "orgs/%s/" % org["id"]) > 3  # org.json, app.json...
 
 
+def test_scaled_data_is_shaped_like_the_seeded(sim, fleet, mount_fs):
+    seeded = sim.state()["clever"]
+    fleet(scale=3)
+    scaled = sim.state()["clever"]
+    for table in ("applications", "addons", "invoices"):
+        for owner, items in seeded[table].items():
+            assert len(scaled[table][owner]) == 3 * len(items), (table, owner)
+    m = mount_fs("clever")
+    check_tree(sim, m)
+    assert check_json_files(sim, m)
+
+
 def test_ls_lists_root_orgs_and_by_name(sim, clever):
     state = sim.state()["clever"]
     owners = [state["self"]] + state["organisations"]

@@ -197,6 +197,30 @@ def test_generated_apps_logs_are_their_whole_history(sim, fleet, mount_fs):
     check_whole_histories(sim, mount_fs("clever"))
 
 
+def paced_seconds(sim, path, query):
+    """How long the simulator took to send a stream to its end, read directly."""
+    t0 = time.monotonic()
+    body = sim.api(path + "?" + query, accept="text/event-stream")
+    assert body.endswith(b"event: END_OF_STREAM\ndata: {\"endedBy\": \"UNTIL_REACHED\"}\n\n")
+    return time.monotonic() - t0
+
+
+def test_a_paced_snapshot_arrives_whole(sim, clever):
+    """The API sends at most throttleElements events (default 100) per
+    throttlePerInMilliseconds (default 300), history included: a 250-event
+    history takes three windows (opening at 0, 0.3 and 0.6 s) by default,
+    five (0 to 0.4 s) at 50 per 100 ms. cloudfs reads it whole, in one request."""
+    state, owner, app_id, events = first_app(sim)
+    events += add_logs(sim, owner, app_id, ["paced %03d" % i for i in range(250 - len(events))])
+    query = "until=2100-01-01T00:00:00Z&service=all"
+    assert paced_seconds(sim, api_path(owner, app_id), query) >= 0.6
+    assert paced_seconds(sim, api_path(owner, app_id),
+                         query + "&throttleElements=50&throttlePerInMilliseconds=100") >= 0.4
+    sim.clear_requests()
+    assert cat(logs_path(clever, owner, app_id)) == text(events)
+    assert len(snapshots(log_requests(sim, owner, app_id))) == 1
+
+
 def test_snapshot_request_ends_when_it_is_fetched_and_is_not_paced(sim, mount_fs):
     m = mount_fs("clever", "ttl=10")
     state, owner, app_id, events = first_app(sim)

@@ -213,6 +213,21 @@ def test_generated_subaccounts_are_listed_and_read(sim, fleet, mount_fs):
     check_details_files(sim, m)
 
 
+def test_scaled_subaccounts_labels_and_billing_resources(sim, fleet, mount_fs):
+    seeded_accounts, seeded_pairs = list_usernames(sim), label_pairs(sim)
+    seeded_resources = sim.state()["upcloud"]["metering"]["resources"]
+    fleet(scale=2)
+    m = mount_fs("upcloud")
+    assert len(list_usernames(sim)) == 2 * len(seeded_accounts) - 1  # one main account
+    check_listed_usernames(sim, m)
+    check_details_files(sim, m)
+    assert len(label_pairs(sim)) == 2 * len(seeded_pairs)
+    assert sorted(os.listdir(m.p("labels"))) == sorted(label_pairs(sim))
+    resources = sim.state()["upcloud"]["metering"]["resources"]
+    assert len(resources) == 2 * len(seeded_resources)
+    assert len(check_billing_month(sim, m, billing_month("outside"))) == len(resources)
+
+
 def test_labels_and_roles_files(sim, upcloud):
     details = details_of(sim)
     seen_labels = seen_empty = seen_roles = False
@@ -353,6 +368,26 @@ def test_invalid_month_is_enoent_without_request(sim, upcloud, name):
     assert sim.requests() == []
 
 
+def check_billing_month(sim, m, month):
+    """billing/<month>/ holds the API's bodies; the resource ids its summary names."""
+    base = m.p("billing", month)
+    for name, path in [("summary.json", "/1.3/account/billing/summary/"),
+                       ("legacy-summary.json", "/1.3/account/billing_summary/"),
+                       ("legacy-detailed.json", "/1.3/account/billing_summary/%s/detailed")]:
+        api_path = path % month if "%s" in path else path + month
+        assert read_json(os.path.join(base, name)) == sim_json(sim, api_path), name
+    summary = sim_json(sim, "/1.3/account/billing/summary/" + month)
+    ids = [r["resource_id"] for group in summary.values() if isinstance(group, dict)
+           for inner in group.values() if isinstance(inner, dict)
+           for r in inner.get("resources", [])]
+    assert ids
+    assert sorted(os.listdir(os.path.join(base, "resources"))) == sorted(i + ".json" for i in ids)
+    for uuid in ids:
+        assert read_json(os.path.join(base, "resources", uuid + ".json")) == \
+            sim_json(sim, "/1.3/account/resource_billing_summary/%s/%s" % (uuid, month)), uuid
+    return ids
+
+
 def billing_month(which):
     return {"current": current_month(), "past": month_before(current_month()),
             "outside": "2021-03"}[which]
@@ -368,20 +403,7 @@ def test_billing_month_files(sim, mount_fs, which):
         with pytest.raises(FileNotFoundError):
             read(os.path.join(base, "summary.json"))
         return
-    for name, path in [("summary.json", "/1.3/account/billing/summary/"),
-                       ("legacy-summary.json", "/1.3/account/billing_summary/"),
-                       ("legacy-detailed.json", "/1.3/account/billing_summary/%s/detailed")]:
-        api_path = path % month if "%s" in path else path + month
-        assert read_json(os.path.join(base, name)) == sim_json(sim, api_path), name
-    summary = sim_json(sim, "/1.3/account/billing/summary/" + month)
-    ids = [r["resource_id"] for group in summary.values() if isinstance(group, dict)
-           for inner in group.values() if isinstance(inner, dict)
-           for r in inner.get("resources", [])]
-    assert ids
-    assert sorted(os.listdir(os.path.join(base, "resources"))) == sorted(i + ".json" for i in ids)
-    for uuid in ids:
-        assert read_json(os.path.join(base, "resources", uuid + ".json")) == \
-            sim_json(sim, "/1.3/account/resource_billing_summary/%s/%s" % (uuid, month)), uuid
+    check_billing_month(sim, m, month)
 
 
 def test_network_current_json(sim, upcloud):

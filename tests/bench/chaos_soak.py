@@ -341,8 +341,9 @@ class WallClockSimulator(Simulator):
     without faults, and would only add noise to the errors.
     """
 
-    def __init__(self, workdir):
-        super().__init__(workdir, ("--now", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())))
+    def __init__(self, workdir, extra_args=(), start_timeout=10.0):
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        super().__init__(workdir, ("--now", now, *extra_args), start_timeout)
 
 
 def mount(sim, workdir, source):

@@ -29,6 +29,7 @@ Run: /usr/bin/python3 tests/bench/ls_bench.py [--sizes 100,500,2000] [--runs 5]
 """
 
 import argparse
+import functools
 import os
 import shutil
 import statistics
@@ -184,6 +185,36 @@ def hold(args, workdir, started, signals):
     return 0
 
 
+def use_build(build):
+    """Points the mounts at BUILD/cloudfs; exits if there is none."""
+    conftest.CLOUDFS = os.path.join(os.path.abspath(build), "cloudfs")
+    if not os.access(conftest.CLOUDFS, os.X_OK):
+        sys.exit("no %s: build first (ninja -C build)" % conftest.CLOUDFS)
+
+
+def run_bench(prefix, body):
+    """body(workdir, started, signals)'s exit status (1 when it raised
+    BenchError, 130 when a signal ended it); then, whatever happened, what
+    it started (each added to `started` as soon as it runs) stops, and the
+    temporary directory goes."""
+    signals = Signals()
+    workdir = tempfile.mkdtemp(prefix=prefix)
+    started = []
+
+    def run():
+        try:
+            return body(workdir, started, signals)
+        except BenchError as err:
+            print("PROBLEM: %s" % err)
+            return 1
+
+    def cleanup():
+        stop_all(started)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    return signals.run(run, cleanup)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", type=sizes, default=[100, 500, 2000],
@@ -198,26 +229,8 @@ def main():
         args.sizes, args.runs = list(QUICK_SIZES), QUICK_RUNS
     if args.runs < 1 or (args.hold is not None and args.hold < 1):
         ap.error("--runs and --hold take a number >= 1")
-    conftest.CLOUDFS = os.path.join(os.path.abspath(args.build), "cloudfs")
-    if not os.access(conftest.CLOUDFS, os.X_OK):
-        sys.exit("no %s: build first (ninja -C build)" % conftest.CLOUDFS)
-
-    signals = Signals()
-    workdir = tempfile.mkdtemp(prefix="cloudfs-lsbench-")
-    started = []
-
-    def run():
-        try:
-            return (hold if args.hold else bench)(args, workdir, started, signals)
-        except BenchError as err:
-            print("PROBLEM: %s" % err)
-            return 1
-
-    def cleanup():
-        stop_all(started)
-        shutil.rmtree(workdir, ignore_errors=True)
-
-    return signals.run(run, cleanup)
+    use_build(args.build)
+    return run_bench("cloudfs-lsbench-", functools.partial(hold if args.hold else bench, args))
 
 
 if __name__ == "__main__":

@@ -35,19 +35,20 @@ def run(*cmd, cwd):
     subprocess.run(cmd, cwd=cwd, check=True, stdout=subprocess.DEVNULL)
 
 
-def rss_kib(pid):
+def rss_kib(pid, field="VmRSS"):
+    """The process's resident memory (VmHWM: its peak) in KiB, 0 if unknown."""
     with open("/proc/%d/status" % pid) as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
 
 
-def mount(sim, workdir, source):
+def mount(sim, workdir, source, *options):
     """A mount with a cache directory of its own: every figure starts cold."""
     own = tempfile.mkdtemp(dir=workdir)
     env = (clever_env if source == "clever" else upcloud_env)(sim, own)
-    return Mount(own, source, ("api_url=" + sim.url,), env)
+    return Mount(own, source, ("api_url=" + sim.url,) + options, env)
 
 
 def ls_lr(sim, workdir):

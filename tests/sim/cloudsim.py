@@ -3,7 +3,7 @@
 
     /usr/bin/python3 tests/sim/cloudsim.py --port 0 --port-file DIR/port
         [--latency-ms N] [--heartbeat-ms 2000] [--now 2026-11-15T12:00:00Z] [--verbose]
-        [--apps N] [--subaccounts N]
+        [--apps N] [--subaccounts N] [--scale K]
 
 Binds 127.0.0.1, writes the bound port to --port-file (atomically) once it accepts
 connections, serves until SIGTERM/SIGINT, then exits 0. One process serves both
@@ -11,7 +11,8 @@ providers: /v2 and /v4 are Clever Cloud (clever.py, logs.py), /1.3 is UpCloud
 (upcloud.py, metering.py); /_sim/ is the control API (control.py documents it).
 Data: seed.py (deterministic, relative to --now; clock.py), store.py (the mutable
 copy), invoices.py and pdf.py (invoice documents). HTTP plumbing: server.py.
---apps and --subaccounts add generated data for the benchmarks (seed.py's Fleet).
+--apps and --subaccounts add generated data for the benchmarks, and --scale K
+multiplies the seeded data about K times (seed.py's Fleet, metering.py).
 """
 
 import argparse
@@ -44,7 +45,7 @@ class Sim:
         self.requests = control.RequestLog()
         self.faults = control.Faults()
         self.logs = logs.LogHub(self.store, self.settings)
-        self.metering = metering.Metering(now)
+        self.metering = metering.Metering(now, fleet.scale)
         self.clever = clever.Clever(self.store, self.logs)
         self.upcloud = upcloud.UpCloud(self.store, self.metering)
         self.credentials = {"clever": clever.CREDENTIALS, "upcloud": upcloud.CREDENTIALS}
@@ -66,13 +67,23 @@ def parse_args(argv):
                         help="add an organisation, Fleet Works, holding N generated applications")
     parser.add_argument("--subaccounts", type=count, default=0, metavar="N",
                         help="add N generated UpCloud subaccounts")
+    parser.add_argument("--scale", type=factor, default=1, metavar="K",
+                        help="about K times the seeded data of both providers (1: the seed as it is)")
     return parser.parse_args(argv)
 
 
 def count(text):
+    return whole_number(text, 0)
+
+
+def factor(text):
+    return whole_number(text, 1)
+
+
+def whole_number(text, least):
     value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be >= 0")
+    if value < least:
+        raise argparse.ArgumentTypeError(f"must be >= {least}")
     return value
 
 
@@ -85,7 +96,8 @@ def write_port_file(path, port):
 
 def main(argv=None):
     args = parse_args(argv)
-    sim = Sim(args.now, args.latency_ms, args.heartbeat_ms, args.verbose, Fleet(args.apps, args.subaccounts))
+    fleet = Fleet(args.apps, args.subaccounts, args.scale)
+    sim = Sim(args.now, args.latency_ms, args.heartbeat_ms, args.verbose, fleet)
     server = SimServer(("127.0.0.1", args.port), sim)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

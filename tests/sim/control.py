@@ -22,9 +22,14 @@ GET    /_sim/state        the whole dataset, every object as the API serves it:
 GET    /_sim/credentials  {"clever": {api_token, consumer_key, consumer_secret, token, secret},
                            "upcloud": {token, username, password}}
 GET    /_sim/requests     [{"seq", "method", "path", "query", "headers", "body", "status",
-                            "request_id", "t_start", "t_end"}] in arrival order; status and
-                           t_end are null while a request is in progress (an open SSE
-                           stream has its status once its headers are out); status 0 = reset
+                            "request_id", "t_start", "t_answer", "t_end"}] in arrival order
+                           (headers: every request header, names in lower case; times:
+                           time.time() seconds). t_start: the request was read; t_answer:
+                           its answer starts going out (an SSE stream's headers), status
+                           and t_answer are null before; t_end: it is over, null before.
+                           status 0 = reset. The client sent the request before t_start
+                           and has not had the whole answer at t_answer, so requests whose
+                           [t_start, t_answer) overlap were all in flight at once for it.
 DELETE /_sim/requests     clear the log
 POST   /_sim/latency      {"ms": N}: every API response waits N ms first (0 = off)
 GET    /_sim/faults       the faults still armed
@@ -52,9 +57,9 @@ POST   /_sim/mutate       {"op": "invoice_status", "owner", "number", "status"}
                           400/404 {"error": "..."} for a bad op or an unknown id
 POST   /_sim/reset        seed data again; clears faults, the request log and latency
                           (back to --latency-ms). An optional body {"apps"?: N,
-                          "subaccounts"?: N} sets the generated data of this reset
-                          (see --apps and --subaccounts; each one left out, and every
-                          later reset without a body, takes the command line's)
+                          "subaccounts"?: N, "scale"?: K} sets the generated data of this
+                          reset (see --apps, --subaccounts and --scale; each one left out,
+                          and every later reset without a body, takes the command line's)
 """
 
 import itertools
@@ -69,6 +74,7 @@ from clock import iso
 from server import ApiError, Route, Router, json_response
 
 KINDS = ("status", "reset", "truncate", "malformed", "slow", "late", "drop_stream")
+FLEET_MINIMUMS = {"apps": 0, "subaccounts": 0, "scale": 1}  # what a reset body may set
 INVOICE_STATUSES = ("PENDING", "PROCESSING", "PAYMENTHELD", "PAID", "CANCELED", "REFUNDED", "WONTPAY")
 
 
@@ -82,13 +88,14 @@ class RequestLog:
         with self.lock:
             entry = {"seq": next(self.seq), "method": req.method, "path": req.path, "query": req.query,
                      "headers": req.headers, "body": req.body.decode("utf-8", errors="replace"),
-                     "status": None, "request_id": "", "t_start": time.time(), "t_end": None}
+                     "status": None, "request_id": "", "t_start": time.time(), "t_answer": None,
+                     "t_end": None}
             self.entries.append(entry)
             return entry
 
     def respond(self, entry, status, request_id):
         with self.lock:
-            entry.update(status=status, request_id=request_id)
+            entry.update(status=status, request_id=request_id, t_answer=time.time())
 
     def done(self, entry):
         with self.lock:
@@ -267,16 +274,18 @@ class Control:
 
     def reset(self, req):
         spec = body(req)
-        unknown = sorted(set(spec) - {"apps", "subaccounts"})
+        unknown = sorted(set(spec) - set(FLEET_MINIMUMS))
         if unknown:
-            raise control_error(400, f"reset takes apps and subaccounts, not {', '.join(unknown)}")
+            raise control_error(400, f"reset takes {', '.join(FLEET_MINIMUMS)}, not {', '.join(unknown)}")
         sizes = {}
-        for key in ("apps", "subaccounts"):
+        for key, least in FLEET_MINIMUMS.items():
             value = spec.get(key, getattr(self.sim.store.fleet, key))
-            if type(value) is not int or value < 0:
-                raise control_error(400, f"{key} must be an integer >= 0")
+            if type(value) is not int or value < least:
+                raise control_error(400, f"{key} must be an integer >= {least}")
             sizes[key] = value
-        self.sim.store.reset(seed.Fleet(**sizes))
+        fleet = seed.Fleet(**sizes)
+        self.sim.store.reset(fleet)
+        self.sim.metering.rescale(fleet.scale)
         self.sim.faults.clear()
         self.sim.requests.clear()
         self.sim.settings.latency_ms = self.sim.base_latency_ms

@@ -13,6 +13,13 @@ recent ones), deploymentId, instanceId and service (repeatable; no service or
 `all` = every service), filter (case-insensitive substring of the message). The
 Last-Event-ID header resumes strictly after that id (ids are fixed-width
 counters, so they compare as strings).
+
+Pacing, like the API's: throttleElements (default 100) and
+throttlePerInMilliseconds (default 300), both >= 1. A stream sends at most that
+many events, history and live ones alike, per that many milliseconds: the
+window opens at the first event that goes out, and once full, the next event
+waits for the next window. So a 1,000-event snapshot takes about 3 s with the
+defaults. Heartbeats keep their period while a stream waits.
 """
 
 import json
@@ -26,6 +33,7 @@ import seed
 HELLO = ": hello\n\n"
 HEARTBEAT = "event: HEARTBEAT\ndata: \n\n"
 END = 'event: END_OF_STREAM\ndata: {"endedBy": "UNTIL_REACHED"}\n\n'
+THROTTLE_ELEMENTS, THROTTLE_MS = 100, 300  # the API's defaults
 
 
 def bad_request(message, **context):
@@ -40,12 +48,12 @@ def date_param(req, name):
         raise bad_request(f"{name} is not an ISO 8601 date", **{name: value}) from None
 
 
-def limit_param(req):
-    value = req.param("limit")
+def positive_param(req, name, default=None):
+    value = req.param(name)
     if value is None:
-        return None
+        return default
     if not value.isdigit() or int(value) < 1:
-        raise bad_request("limit must be an integer >= 1", limit=value)
+        raise bad_request(f"{name} must be an integer >= 1", **{name: value})
     return int(value)
 
 
@@ -56,7 +64,9 @@ class LogQuery:
         self.app_id = app_id
         self.since = date_param(req, "since")
         self.until = date_param(req, "until")
-        self.limit = limit_param(req)
+        self.limit = positive_param(req, "limit")
+        self.throttle_elements = positive_param(req, "throttleElements", THROTTLE_ELEMENTS)
+        self.throttle_ms = positive_param(req, "throttlePerInMilliseconds", THROTTLE_MS)
         self.deployment = req.param("deploymentId")
         self.instances = set(req.params.get("instanceId", []))
         services = set(req.params.get("service", []))
@@ -139,8 +149,11 @@ class LogStream(Stream):
         write(HELLO)
         if drop_after == 0:
             return
+        beat = Heartbeat(self.hub.settings.heartbeat_ms / 1000, write)
+        pace = Pace(self.query.throttle_elements, self.query.throttle_ms / 1000)
         sent = 0
-        for event in self.events(write):
+        for event in self.events(beat):
+            beat.sleep(pace.take())
             write(frame(event))
             sent += 1
             if sent == drop_after:
@@ -149,16 +162,60 @@ class LogStream(Stream):
                 break
         write(END)
 
-    def events(self, write):
+    def events(self, beat):
         """The history, then (without until) live events, heartbeating between them."""
         yield from self.history
         if self.query.until is not None:
             return
-        period = self.hub.settings.heartbeat_ms / 1000
-        deadline = time.monotonic() + period
         while True:
             try:
-                yield self.queue.get(timeout=max(0.0, deadline - time.monotonic()))
+                yield self.queue.get(timeout=beat.due_in())
             except queue.Empty:
-                write(HEARTBEAT)
-                deadline += period
+                beat.send()
+
+
+class Heartbeat:
+    """A HEARTBEAT frame every `period` seconds of the stream."""
+
+    def __init__(self, period, write):
+        self.period = period
+        self.write = write
+        self.deadline = time.monotonic() + period
+
+    def due_in(self):
+        return max(0.0, self.deadline - time.monotonic())
+
+    def send(self):
+        self.write(HEARTBEAT)
+        self.deadline += self.period
+
+    def sleep(self, seconds):
+        """Waits that long, sending the heartbeats that fall due meanwhile."""
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            if self.due_in() == 0:
+                self.send()
+            else:
+                time.sleep(min(left, self.due_in()))
+
+
+class Pace:
+    """At most `elements` events per window of `period` seconds."""
+
+    def __init__(self, elements, period):
+        self.elements = elements
+        self.period = period
+        self.opened = float("-inf")  # when the current window opened
+        self.sent = 0                # events sent in it
+
+    def take(self):
+        """Counts one more event; returns the seconds it must wait first."""
+        now = time.monotonic()
+        if now >= self.opened + self.period:
+            self.opened, self.sent = now, 0
+        wait = 0.0
+        if self.sent == self.elements:
+            wait = self.opened + self.period - now
+            self.opened, self.sent = self.opened + self.period, 0
+        self.sent += 1
+        return wait

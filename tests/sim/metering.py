@@ -1,17 +1,19 @@
 """UpCloud billing and network usage, generated on demand and deterministically.
 
 Four resources (2 servers, 1 managed database, 1 managed object storage) exist in
-every month from 2020-01 to the current one. Their traffic is a seeded series per
-resource and month (one value per hour); billing counts hours and traffic of
-completed hours only (an hour counts once it has fully passed "now"), so nothing
-after "now" is ever reported. The account's traffic is the sum of its resources'.
+every month from 2020-01 to the current one; with a scale K above 1 (cloudsim.py
+--scale), so do K - 1 numbered copies of the four, each with a uuid of its own.
+Their traffic is a seeded series per resource and month (one value per hour);
+billing counts hours and traffic of completed hours only (an hour counts once it
+has fully passed "now"), so nothing after "now" is ever reported. The account's traffic is the sum of its resources'.
 Errors use problem+json (the route's form).
 """
 
 import math
 import random
 import re
-from dataclasses import dataclass
+import uuid as uuids
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from clock import DAY, HOUR, floor_hour, iso, month_start, next_month, parse_iso
@@ -49,11 +51,8 @@ RESOURCES = [
     Resource("127e5a3d-9c4b-4f2e-b8a1-3d6c7e9f1b28", "managed_object_storage", "assets", "500GB", "fi-hel2",
              0.00694, "object_storage_public", 1_200_000_000, 500),
 ]
-BY_UUID = {resource.uuid: resource for resource in RESOURCES}
-SENDERS = [resource for resource in RESOURCES if resource.service]
-SERVERS = [resource for resource in RESOURCES if resource.kind == "server"]
-DISKS = [("01c3f7a9-5e2b-4d8c-9f1a-6b4e2d7c3a85", SERVERS[0], 50),
-         ("01d8e2b6-4a9c-4f3e-8b7d-1c5a9e3f6b42", SERVERS[1], 80)]  # legacy storages: (uuid, server, GiB)
+DISKS = [("01c3f7a9-5e2b-4d8c-9f1a-6b4e2d7c3a85", 0, 50),
+         ("01d8e2b6-4a9c-4f3e-8b7d-1c5a9e3f6b42", 1, 80)]  # legacy storages: (uuid, server index, GiB)
 DISK_PRICE = 0.000307  # per GiB-hour
 BANDWIDTH_PRICE = 0.0005  # per GiB, legacy networks
 
@@ -71,10 +70,43 @@ def total(amounts):
     return round(float(sum(amounts)), 5)
 
 
+def copied_uuid(uuid, copy):
+    """A seeded uuid for copy number `copy`, keeping the two hex digits that
+    tell UpCloud's kinds of resource apart."""
+    rng = random.Random(f"copy:{uuid}:{copy}")
+    return uuid[:2] + str(uuids.UUID(int=rng.getrandbits(128), version=4))[2:]
+
+
+class Resources:
+    """The resources of one scale: RESOURCES, then scale - 1 numbered copies."""
+
+    def __init__(self, scale):
+        self.all = list(RESOURCES)
+        disks = [(uuid, RESOURCES[server], size) for uuid, server, size in DISKS]
+        for copy in range(2, scale + 1):
+            twins = [replace(r, uuid=copied_uuid(r.uuid, copy), title=f"{r.title}-{copy}") for r in RESOURCES]
+            self.all += twins
+            disks += [(copied_uuid(uuid, copy), twins[server], size) for uuid, server, size in DISKS]
+        self.by_uuid = {resource.uuid: resource for resource in self.all}
+        self.senders = [resource for resource in self.all if resource.service]
+        self.servers = [resource for resource in self.all if resource.kind == "server"]
+        self.disks = disks
+
+    def of_kind(self, kind):
+        return [resource for resource in self.all if resource.kind == kind]
+
+
 class Metering:
-    def __init__(self, now):
+    def __init__(self, now, scale=1):
         self.now = now
         self.current_month = month_of(now)
+        self.rescale(scale)
+
+    def rescale(self, scale):
+        """The resources of that scale (a reset's); a copy's uuid, and so its
+        series, is the same at every scale, but the account's sums are not."""
+        self.resources = Resources(scale)
+        Metering.account_hourly.cache_clear()
 
     def routes(self, form):
         account = "/1.3/account"
@@ -93,7 +125,7 @@ class Metering:
     def state(self):
         return {"first_month": FIRST_MONTH, "current_month": self.current_month,
                 "resources": [{"resource_id": r.uuid, "type": r.kind, "title": r.title, "plan": r.plan,
-                               "zone": r.zone} for r in RESOURCES]}
+                               "zone": r.zone} for r in self.resources.all]}
 
     # -- model ---------------------------------------------------------------------------
 
@@ -112,10 +144,10 @@ class Metering:
         start = parse_iso(f"{month}-01T00:00:00Z")
         return max(0, min((next_month(start) - start) // HOUR, (self.now - start) // HOUR))
 
-    @lru_cache(maxsize=512)
+    @lru_cache(maxsize=2048)
     def hourly_bytes(self, uuid, month):
         """Bytes sent in each hour of the month (whole month, past or not)."""
-        resource, start = BY_UUID[uuid], parse_iso(f"{month}-01T00:00:00Z")
+        resource, start = self.resources.by_uuid[uuid], parse_iso(f"{month}-01T00:00:00Z")
         rng = random.Random(f"traffic:{uuid}:{month}")
         hours = (next_month(start) - start) // HOUR
         return [int(resource.bytes_per_hour * (1 + 0.6 * math.cos(2 * math.pi * (h % 24 - 15) / 24))
@@ -124,17 +156,18 @@ class Metering:
     @lru_cache(maxsize=256)
     def account_hourly(self, month):
         """(sent bytes, cumulative sent bytes) per hour of the month."""
-        sums = [sum(values) for values in zip(*(self.hourly_bytes(r.uuid, month) for r in SENDERS))]
+        series = (self.hourly_bytes(r.uuid, month) for r in self.resources.senders)
+        sums = [sum(values) for values in zip(*series)]
         running, out = 0, []
         for value in sums:
             running += value
             out.append((value, running))
         return out
 
-    @lru_cache(maxsize=512)
+    @lru_cache(maxsize=2048)
     def daily_usage(self, uuid, month):
         """{day: (hours, amount)} of one resource: completed hours, minus a few days off."""
-        resource, start = BY_UUID[uuid], parse_iso(f"{month}-01T00:00:00Z")
+        resource, start = self.resources.by_uuid[uuid], parse_iso(f"{month}-01T00:00:00Z")
         days = [start + n * DAY for n in range((next_month(start) - start) // DAY)]
         rng = random.Random(f"billing:{uuid}:{month}")
         off = set(rng.sample(range(len(days)), rng.randint(0, 3))) if resource.kind == "server" else set()
@@ -157,8 +190,8 @@ class Metering:
                   "managed_object_storages": "managed_object_storage"}
         body = {"currency": "EUR"}
         for outer, kind in groups.items():
-            resources = [self.summary_entry(r, month) for r in RESOURCES
-                         if r.kind == kind and wanted in (None, r.uuid)]
+            resources = [self.summary_entry(r, month) for r in self.resources.of_kind(kind)
+                         if wanted in (None, r.uuid)]
             amount = total(entry["amount"] for entry in resources)
             body[outer] = {kind: {"resources": resources, "total_amount": amount}, "total_amount": amount}
         body["total_amount"] = total(body[outer]["total_amount"] for outer in groups)
@@ -196,17 +229,20 @@ class Metering:
             return {"amount": round(sent / 2**30 * BANDWIDTH_PRICE, 5), "bandwidth_out": sent,
                     "bandwidth_type": "public_ipv4", "hours": 0, "resource_id": server.uuid}
 
-        storage = RESOURCES[3]
-        hours, amount = self.billed(storage, month)
+        def storage_entry(storage):
+            hours, amount = self.billed(storage, month)
+            return {"amount": amount, "hours": hours, "resource_id": storage.uuid, "size": storage.size_gib}
+
+        resources = self.resources
         billing = {
             "currency": "EUR",
-            "networks": group("bandwidth", [bandwidth_entry(server) for server in SERVERS]),
-            "managed_databases": group("managed_database", [plan_entry(r) for r in RESOURCES
-                                                            if r.kind == "managed_database"]),
-            "object_storages": group("object_storage", [{"amount": amount, "hours": hours,
-                                                         "resource_id": storage.uuid, "size": storage.size_gib}]),
-            "servers": group("server", [plan_entry(server) for server in SERVERS]),
-            "storages": group("storage", [disk_entry(*disk) for disk in DISKS]),
+            "networks": group("bandwidth", [bandwidth_entry(server) for server in resources.servers]),
+            "managed_databases": group("managed_database", [plan_entry(r) for r in
+                                                            resources.of_kind("managed_database")]),
+            "object_storages": group("object_storage", [storage_entry(r) for r in
+                                                        resources.of_kind("managed_object_storage")]),
+            "servers": group("server", [plan_entry(server) for server in resources.servers]),
+            "storages": group("storage", [disk_entry(*disk) for disk in resources.disks]),
         }
         billing["total_amount"] = total(value["total_amount"] for value in billing.values() if isinstance(value, dict))
         return billing
@@ -226,7 +262,7 @@ class Metering:
 
     def resource_billing(self, req, uuid, month):
         self.check_month(month)
-        resource = BY_UUID.get(uuid)
+        resource = self.resources.by_uuid.get(uuid)
         if resource is None:
             raise ApiError(404, "RESOURCE_NOT_FOUND", f"Resource {uuid} not found.")
         usage = self.daily_usage(uuid, month)
@@ -295,7 +331,8 @@ class Metering:
     def resource_network_usage(self, req):
         buckets, csv = self.window(req)
         zones, ids, services = (set(req.params.get(name, [])) for name in ("zone", "resource_id", "service"))
-        chosen = [r for r in SENDERS if (not zones or r.zone in zones) and (not ids or r.uuid in ids)
+        chosen = [r for r in self.resources.senders
+                  if (not zones or r.zone in zones) and (not ids or r.uuid in ids)
                   and (not services or r.service in services)]
         stats = [{"resource_id": r.uuid,
                   "sent_bytes": sum(self.hourly_bytes(r.uuid, month_of(start))[h]

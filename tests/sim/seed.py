@@ -6,11 +6,17 @@ generator makes the ids (`app_` + uuid, ...), so a run, a reset and another mach
 all see the same data. new_app() and new_log_event() complete the partial objects
 that the control API's mutate ops add.
 
-build(now, Fleet(apps, subaccounts)) adds generated objects for the benchmarks:
-an organisation of its own holding `apps` applications, shaped like the seeded
-ones (deployments, instances, load balancer, log history), and `subaccounts`
-UpCloud subaccounts. The seeded objects stay as they are; only the log event
-ids, counted over every application in date order, move.
+build(now, Fleet(apps, subaccounts, scale)) adds generated objects for the
+benchmarks: an organisation of its own holding `apps` applications, shaped like
+the seeded ones (deployments, instances, load balancer, log history), and
+`subaccounts` UpCloud subaccounts. With `scale` K above 1, the seeded data comes
+about K times over: each owner gets K - 1 numbered copies of its applications
+(with their deployments, instances, load balancer and log history) and add-ons,
+and K times its invoices (a longer monthly history); each UpCloud subaccount
+gets K - 1 numbered copies, whose label values carry the copy's number (so there
+are K times the label pairs too; metering.py multiplies the billing resources).
+The seeded objects stay as they are; only the log event ids, counted over every
+application in date order, move.
 """
 
 import json
@@ -23,12 +29,14 @@ import invoices
 
 SEED = 20261115
 FLEET_SEED = SEED + 1  # the fleet's own generator leaves the seeded ids alone
+COPIES_SEED = SEED + 2  # and so does the scaled copies' one
 
 
 @dataclass
 class Fleet:
     apps: int = 0
     subaccounts: int = 0
+    scale: int = 1
 
 
 @dataclass
@@ -59,11 +67,12 @@ class Ids:
 def build(now, fleet=Fleet()):
     ids = Ids(SEED)
     clever, large_invoice = clever_data(ids, now)
+    copies = add_copies(Ids(COPIES_SEED), clever, fleet.scale, now)
     if fleet.apps:
         add_fleet_org(Ids(FLEET_SEED), clever, fleet.apps, now)
-    logs, next_log_id = log_history(ids, clever, now)
+    logs, next_log_id = log_history(ids, clever, now, drawn_last=copies)
     clever["logs"] = logs
-    upcloud, passwords = upcloud_data(fleet.subaccounts)
+    upcloud, passwords = upcloud_data(fleet.subaccounts, fleet.scale)
     return Dataset(unshared(clever), unshared(upcloud), passwords, large_invoice, next_log_id)
 
 
@@ -149,13 +158,11 @@ def clever_data(ids, now):
     addons = {owner: [] for owner in owners}
     for index, *spec in ADDONS:
         addons[owners[index]].append(make_addon(ids, *spec, now))
-    billing_specs = [(user["name"], "", user["address"], user["city"], user["zipcode"], "GB", 20.0)]
-    billing_specs += [(spec["name"], spec["company"], spec["address"], spec["city"], spec["zipcode"],
-                       spec["alpha2"], spec["vat_percent"]) for spec in ORGS]
+    billing = billing_specs(user)
     invoices_by_owner = {}
     for index, owner in enumerate(owners):
         invoices_by_owner[owner] = [
-            make_invoice(ids, owner, billing_specs[index], month, status, (index, month) == LARGE_INVOICE, now)
+            make_invoice(ids, owner, billing[index], month, status, (index, month) == LARGE_INVOICE, now)
             for month, status in enumerate(INVOICE_STATUSES[index])
         ]
     large = invoices_by_owner[owners[LARGE_INVOICE[0]]][LARGE_INVOICE[1]]["invoice_number"]
@@ -165,7 +172,7 @@ def clever_data(ids, now):
         tables = app_tables(ids, app, user["id"], now - offset * 7 * MINUTE)
         deployments[app["id"]], instances[app["id"]], balancers[app["id"]] = tables
     policies = {addon["realId"]: default_storage_policy()
-                for owner in owners for addon in addons[owner] if addon["provider"]["id"] == "addon-pulsar"}
+                for owner in owners for addon in addons[owner] if is_pulsar(addon)}
     data = {
         "self": user,
         "organisations": orgs,
@@ -181,6 +188,17 @@ def clever_data(ids, now):
     return data, large
 
 
+def billing_specs(user):
+    """The invoice billing details of each owner index."""
+    specs = [(user["name"], "", user["address"], user["city"], user["zipcode"], "GB", 20.0)]
+    return specs + [(spec["name"], spec["company"], spec["address"], spec["city"], spec["zipcode"],
+                     spec["alpha2"], spec["vat_percent"]) for spec in ORGS]
+
+
+def is_pulsar(addon):
+    return addon["provider"]["id"] == "addon-pulsar"
+
+
 def app_tables(ids, app, author, newest):
     """An application's deployments (the newest starting 6 h before `newest`),
     instances and load balancer."""
@@ -192,7 +210,7 @@ FLEET_ORG = {"name": "Fleet Works", "description": "Generated applications, for 
              "billingEmail": "billing@fleet.example", "address": "1 avenue des Tests",
              "city": "Nantes", "zipcode": "44000", "country": "FRANCE", "company": "Fleet Works SAS",
              "VAT": "FR98765432109", "vat_percent": 20.0, "alpha2": "FR"}
-FLEET_STAGGER = 100  # deployments 7 min apart, wrapping: every history fits in the last day
+STAGGER = 100  # generated apps' deployments 7 min apart, wrapping: every history fits in the last day
 FLEET_VARIANTS = ("node", "php", "python")
 FLEET_ZONES = ("par", "rbx")
 
@@ -208,10 +226,43 @@ def add_fleet_org(ids, clever, count, now):
             for number in range(1, count + 1)]
     clever["applications"][owner] = apps
     for number, app in enumerate(apps, 1):
-        newest = now - number % FLEET_STAGGER * 7 * MINUTE
-        tables = app_tables(ids, app, clever["self"]["id"], newest)
-        for table, rows in zip(("deployments", "instances", "load_balancers"), tables):
-            clever[table][app["id"]] = rows
+        add_app_tables(ids, clever, app, now - number % STAGGER * 7 * MINUTE)
+
+
+def add_app_tables(ids, clever, app, newest):
+    """A generated application's deployments, instances and load balancer."""
+    tables = app_tables(ids, app, clever["self"]["id"], newest)
+    for table, rows in zip(("deployments", "instances", "load_balancers"), tables):
+        clever[table][app["id"]] = rows
+
+
+def add_copies(ids, clever, scale, now):
+    """The scale - 1 numbered copies of each owner's applications and add-ons,
+    and its invoices times scale; returns the ids of the copied applications."""
+    owners = [clever["self"]["id"]] + [org["id"] for org in clever["organisations"]]
+    billing = billing_specs(clever["self"])
+    copied = set()
+    for index, owner in enumerate(owners):
+        apps, addons = clever["applications"][owner], clever["addons"][owner]
+        seeded_apps, seeded_addons = list(apps), list(addons)
+        for copy in range(2, scale + 1):
+            for app in seeded_apps:
+                twin = make_app(ids, owner, f"{app['name']}-{copy}", app["instance"]["type"], app["zone"],
+                                app["state"], app["description"], now)
+                add_app_tables(ids, clever, twin, now - len(copied) % STAGGER * 7 * MINUTE)
+                apps.append(twin)
+                copied.add(twin["id"])
+            for addon in seeded_addons:
+                twin = make_addon(ids, f"{addon['name']}-{copy}", addon["provider"]["id"], addon["region"],
+                                  now)
+                if is_pulsar(twin):
+                    clever["storage_policies"][twin["realId"]] = default_storage_policy()
+                addons.append(twin)
+        statuses = INVOICE_STATUSES[index]
+        clever["invoices"][owner] += [
+            make_invoice(ids, owner, billing[index], age, statuses[age % len(statuses)], False, now)
+            for age in range(len(statuses), len(statuses) * scale)]
+    return copied
 
 
 def make_user(ids, now):
@@ -480,13 +531,16 @@ SEVERITIES = {"info": 6, "notice": 5, "warning": 4, "err": 3}
 LOG_ID_WIDTH = 20
 
 
-def log_history(ids, clever, now):
-    """~40 APPLICATION_LOG events per app over the last day, ids in date order."""
+def log_history(ids, clever, now, drawn_last=()):
+    """~40 APPLICATION_LOG events per app over the last day, ids in date order.
+    The applications of drawn_last draw theirs after the others, whose events
+    then stay the same with or without them."""
     raw = []
-    for apps in clever["applications"].values():
-        for app in apps:
-            raw += app_log_events(ids, app, clever["deployments"][app["id"]],
-                                  clever["instances"][app["id"]], now)
+    apps = [app for apps in clever["applications"].values() for app in apps]
+    apps.sort(key=lambda app: app["id"] in drawn_last)
+    for app in apps:
+        raw += app_log_events(ids, app, clever["deployments"][app["id"]],
+                              clever["instances"][app["id"]], now)
     raw.sort(key=lambda event: event["date"])
     logs = {app["id"]: [] for apps in clever["applications"].values() for app in apps}
     for number, event in enumerate(raw, 1):
@@ -605,9 +659,10 @@ ACCOUNT_INFO = {
 }
 
 
-def upcloud_data(fleet_size):
+def upcloud_data(fleet_size, scale):
     details = {}
-    for spec in ACCOUNTS + [fleet_account(number) for number in range(1, fleet_size + 1)]:
+    copies = [copied_account(spec, copy) for copy in range(2, scale + 1) for spec in ACCOUNTS[1:]]
+    for spec in ACCOUNTS + copies + [fleet_account(number) for number in range(1, fleet_size + 1)]:
         account = make_account(*spec)
         details[account["username"]] = account
     passwords = {name: f"{name}-secret-1" for name in details if name != "acme_main"}
@@ -618,6 +673,14 @@ def fleet_account(number):
     """The ACCOUNTS row of a generated subaccount."""
     return (f"fleet_{number:05d}", "Fleet", f"User {number}", f"+358.40{number:07d}",
             f"fleet{number}@acme.example", "UTC", "en", ["technical"], [("team", "fleet")], "yes", "no", {})
+
+
+def copied_account(spec, copy):
+    """The ACCOUNTS row of copy number `copy` of a seeded subaccount."""
+    username, first, last, phone, email, tz, language, roles, labels, api, gui, extra = spec
+    local, _, domain = email.partition("@")
+    return (f"{username}_{copy}", first, f"{last} {copy}", phone, f"{local}+{copy}@{domain}", tz, language,
+            roles, [(key, f"{value}-{copy}") for key, value in labels], api, gui, extra)
 
 
 def make_account(username, first, last, phone, email, tz, language, roles, labels, api, gui, extra):
