@@ -2,9 +2,11 @@
  * readahead.h - fetching what a walker will ask for next.
  *
  * When a directory is listed, its entries' API requests (cfs_tree_wants:
- * its files' GETs and its subdirectories' listings, one level down) are
- * made in the background, in parallel within max_conns, behind every
- * request a process waits on.  So `grep -r`, `tar` or `ls -l` find the
+ * its files' fetches and its subdirectories' listings, one level down)
+ * are made in the background: the GETs in parallel within max_conns,
+ * behind every request a process waits on; log snapshots, which stream
+ * outside that queue, up to OWN_FETCHERS at a time.  No live stream is
+ * ever started.  So `grep -r`, `tar` or `ls -l` find the
  * next level fetched or on its way, instead of paying one round trip per
  * file.  The response cache's rules hold: nothing is asked twice within
  * the TTL, and a read waiting on a request being read ahead waits for

@@ -163,19 +163,25 @@ typedef int (*cfs_emit_fn)(void *arg, const char *name, enum cfs_kind kind,
 int cfs_tree_readdir(struct cfs_tree *t, const char *path, cfs_emit_fn emit,
 		     void *arg);
 
-/* API requests (path and Accept), for read-ahead. */
+/* API requests (path, Accept, and the fetch kind), for read-ahead. */
 struct cfs_wants {
 	size_t n;
 	size_t cap;
 	char **path;
 	const char **accept;
+	const struct cfs_fetch_kind **kind;
 };
 
-/* What listing dir's entries, one level down, will ask the API: the GETs
- * of its files and the listings of its subdirectories.  Live streams and
- * persisted documents are left out. */
+/* What listing dir's entries, one level down, will ask the API: the
+ * fetches of its files (log snapshots included) and the listings of its
+ * subdirectories.  Persisted documents, which the listing fetches itself,
+ * are left out; so is every live stream. */
 int cfs_tree_wants(struct cfs_tree *t, const char *dir, struct cfs_wants *w);
 void cfs_wants_clear(struct cfs_wants *w);
+/* Makes one wanted fetch of a kind of its own (a log snapshot) through
+ * the cache, for read-ahead. */
+void cfs_tree_fetch_ahead(struct cfs_tree *t, const struct cfs_fetch_kind *k,
+			  const char *path, const char *accept);
 
 /* What a name is to the write side (create and rename targets). */
 enum cfs_entry {

@@ -9,9 +9,12 @@
 #include <string.h>
 
 #include "cache.h"
+#include "fetch.h"
 #include "tree.h"
 
 #define QUEUED_MAX 32
+/* log snapshots read ahead at once */
+#define OWN_FETCHERS 4
 
 struct cfs_readahead {
 	struct cfs_tree *tree;
@@ -39,12 +42,68 @@ struct cfs_readahead *cfs_readahead_new(struct cfs_tree *t,
 	return ra;
 }
 
+/* Fetches of a kind of their own (log snapshots), a few at a time: they
+ * do not go through the HTTP worker's queue. */
+struct own_fetches {
+	struct cfs_readahead *ra;
+	const struct cfs_wants *w;
+	size_t next;                /* atomic */
+};
+
+static void *own_fetcher(void *arg)
+{
+	struct own_fetches *of = arg;
+	size_t i;
+
+	while ((i = __atomic_fetch_add(&of->next, 1, __ATOMIC_RELAXED)) <
+	       of->w->n)
+		if (of->w->kind[i] != &cfs_fetch_get)
+			cfs_tree_fetch_ahead(of->ra->tree, of->w->kind[i],
+					     of->w->path[i], of->w->accept[i]);
+	return NULL;
+}
+
+/* The plain GETs, in the cache's parallel prefetch. */
+static void plain_fetches(struct cfs_readahead *ra, const struct cfs_wants *w)
+{
+	char **path = calloc(w->n ? w->n : 1, sizeof(*path));
+	const char **accept = calloc(w->n ? w->n : 1, sizeof(*accept));
+	size_t i;
+	size_t k = 0;
+
+	for (i = 0; path && accept && i < w->n; i++) {
+		if (w->kind[i] != &cfs_fetch_get)
+			continue;
+		path[k] = w->path[i];
+		accept[k++] = w->accept[i];
+	}
+	if (k)
+		cfs_cache_prefetch(ra->cache, path, accept, k, 1);
+	free(path);
+	free(accept);
+}
+
 static void read_ahead_of(struct cfs_readahead *ra, const char *dir)
 {
+	struct own_fetches of = { ra, NULL, 0 };
+	pthread_t thread[OWN_FETCHERS];
+	size_t started = 0;
+	size_t own = 0;
 	struct cfs_wants w;
+	size_t i;
 
-	if (cfs_tree_wants(ra->tree, dir, &w) == 0)
-		cfs_cache_prefetch(ra->cache, w.path, w.accept, w.n, 1);
+	if (cfs_tree_wants(ra->tree, dir, &w) != 0)
+		goto out;
+	of.w = &w;
+	for (i = 0; i < w.n; i++)
+		own += w.kind[i] != &cfs_fetch_get;
+	while (started < OWN_FETCHERS && started < own &&
+	       pthread_create(&thread[started], NULL, own_fetcher, &of) == 0)
+		started++;
+	plain_fetches(ra, &w);
+	while (started)
+		pthread_join(thread[--started], NULL);
+out:
 	cfs_wants_clear(&w);
 }
 

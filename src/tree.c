@@ -891,12 +891,23 @@ void cfs_wants_clear(struct cfs_wants *w)
 		free(w->path[i]);
 	free(w->path);
 	free(w->accept);
+	free(w->kind);
 	memset(w, 0, sizeof(*w));
+}
+
+void cfs_tree_fetch_ahead(struct cfs_tree *t, const struct cfs_fetch_kind *k,
+			  const char *path, const char *accept)
+{
+	struct cfs_fetch_ctx ctx = { t->cache, t->log_lines };
+	struct cfs_resp *r = NULL;
+
+	if (k->fetch(&ctx, path, accept, &r) == 0)
+		cfs_resp_unref(r);
 }
 
 static int want(struct cfs_tree *t, const struct cfs_template *tp,
 		const struct cfs_vars *v, const char *accept,
-		struct cfs_wants *w)
+		const struct cfs_fetch_kind *kind, struct cfs_wants *w)
 {
 	struct cfs_buf path = { 0 };
 	int rc = expand(t, tp, v, &path);
@@ -906,12 +917,16 @@ static int want(struct cfs_tree *t, const struct cfs_template *tp,
 		char **p = realloc(w->path, cap * sizeof(*p));
 		const char **a = p ? realloc(w->accept, cap * sizeof(*a))
 				   : NULL;
+		const struct cfs_fetch_kind **k =
+			a ? realloc(w->kind, cap * sizeof(*k)) : NULL;
 
 		if (p)
 			w->path = p;
 		if (a)
 			w->accept = a;
-		rc = p && a ? 0 : -ENOMEM;
+		if (k)
+			w->kind = k;
+		rc = p && a && k ? 0 : -ENOMEM;
 		if (!rc)
 			w->cap = cap;
 	}
@@ -920,14 +935,15 @@ static int want(struct cfs_tree *t, const struct cfs_template *tp,
 		return rc;
 	}
 	w->path[w->n] = path.data;
-	w->accept[w->n++] = accept;
+	w->accept[w->n] = accept;
+	w->kind[w->n++] = kind;
 	return 0;
 }
 
 /*
- * What showing one entry will take: a file's own GET (not a stream, which
- * only a reader should start, nor a persisted document, which the listing
- * fetched already), or a directory's API listings.
+ * What showing one entry will take: a file's own fetch (a GET, or a log
+ * snapshot; not a persisted document, which the listing fetched already),
+ * or a directory's API listings.
  */
 static void entry_wants(struct cfs_tree *t, const struct cfs_croute *cr,
 			const struct cfs_vars *v, struct cfs_wants *w)
@@ -936,15 +952,15 @@ static void entry_wants(struct cfs_tree *t, const struct cfs_croute *cr,
 
 	if (!only_if_holds(cr, v))
 		return;
-	if (cr->r->kind == CFS_FILE && cost_of(cr) == CFS_COST_CACHED)
-		want(t, &cr->get, v, cr->r->accept, w);
+	if (cr->r->kind == CFS_FILE && cr->get.n && !kind_of(cr)->persisted)
+		want(t, &cr->get, v, cr->r->accept, kind_of(cr), w);
 	if (cr->r->kind != CFS_DIR)
 		return;
 	for (i = 0; i < cr->nchildren; i++) {
 		const struct cfs_croute *c = cr->children[i];
 
 		if (c->list.n && c->r->kind != CFS_NEWFILE)
-			want(t, &c->list, v, NULL, w);
+			want(t, &c->list, v, NULL, &cfs_fetch_get, w);
 	}
 }
 

@@ -115,7 +115,7 @@ def test_ls_l_of_a_listed_directory_costs_its_listing_only(sim, mount_fs, which)
     assert len(out.splitlines()) > 2
 
 
-def test_listing_reads_ahead_one_level_down_and_never_a_stream(sim, mount_fs):
+def test_listing_reads_ahead_one_level_down_and_never_a_live_stream(sim, mount_fs):
     m = mount_fs("clever")
     state = sim.state()["clever"]
     owner = state["organisations"][0]["id"]
@@ -128,9 +128,13 @@ def test_listing_reads_ahead_one_level_down_and_never_a_stream(sim, mount_fs):
     sim.clear_requests()
     os.listdir(m.p("orgs", owner, "apps", app))
     quiet(sim)
-    ahead = paths_of(api_requests(sim))
-    # its file's GET and its subdirectories' listings, each once
-    assert sorted(ahead) == sorted([lb, v4 + "/deployments", v4 + "/instances"]), ahead
+    ahead = api_requests(sim)
+    logs = f"/v4/logs/organisations/{owner}/applications/{app}/logs"
+    # its files' fetches (the logs: a snapshot, never the live stream) and
+    # its subdirectories' listings, each once
+    assert sorted(paths_of(ahead)) == sorted([lb, logs, v4 + "/deployments",
+                                              v4 + "/instances"]), paths_of(ahead)
+    assert all("until=" in r["query"] for r in ahead if r["path"] == logs)
     want = json.loads(sim.api(lb))
     sim.clear_requests()
     with open(m.p("orgs", owner, "apps", app, "load-balancer.json"), "rb") as f:
