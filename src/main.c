@@ -84,40 +84,55 @@ static void unescape_mountinfo(char *s)
 	*out = '\0';
 }
 
-/* The fifth field: ID PARENT MAJOR:MINOR ROOT MOUNTPOINT OPTIONS ... */
-static const char *mountinfo_point(char *line)
+/*
+ * ID PARENT MAJOR:MINOR ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE ...:
+ * the mount point (unescaped) and the filesystem type of one line.
+ */
+static const char *mountinfo_point(char *line, const char **fstype)
 {
 	char *save = NULL;
 	char *field = strtok_r(line, " ", &save);
+	char *point = NULL;
 	int i;
 
+	*fstype = "";
 	for (i = 0; field && i < 4; i++)
 		field = strtok_r(NULL, " ", &save);
+	if (!field)
+		return NULL;
+	point = field;
+	unescape_mountinfo(point);
+	while ((field = strtok_r(NULL, " ", &save)) && strcmp(field, "-"))
+		;
+	field = field ? strtok_r(NULL, " ", &save) : NULL;
 	if (field)
-		unescape_mountinfo(field);
-	return field;
+		*fstype = field;
+	return point;
 }
 
 /*
- * 1 if path (absolute, resolved) is where something is mounted.  Read from
- * /proc/self/mountinfo rather than guessed from st_dev differing from the
- * parent's: a bind mount of a directory of the same filesystem keeps its
- * st_dev, and a btrfs subvolume has one of its own without being mounted.
- * mountinfo lists exactly the mount points of our mount namespace.
+ * What is mounted at path (absolute, resolved): 0 nothing, 1 a mount, 2 an
+ * automount point (autofs, systemd's .automount), which is there to be
+ * mounted over.  Read from /proc/self/mountinfo rather than guessed from
+ * st_dev differing from the parent's: a bind mount of a directory of the
+ * same filesystem keeps its st_dev, and a btrfs subvolume has one of its
+ * own without being mounted.  The last line for path is the topmost mount.
  */
-static int is_mount_point(const char *path)
+static int mounted_at(const char *path)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 	char *line = NULL;
 	size_t cap = 0;
 	const char *point;
+	const char *fstype;
 	int found = 0;
 
 	if (!f)
 		return -errno;
-	while (!found && getline(&line, &cap, f) > 0) {
-		point = mountinfo_point(line);
-		found = point && strcmp(point, path) == 0;
+	while (getline(&line, &cap, f) > 0) {
+		point = mountinfo_point(line, &fstype);
+		if (point && strcmp(point, path) == 0)
+			found = strcmp(fstype, "autofs") == 0 ? 2 : 1;
 	}
 	free(line);
 	fclose(f);
@@ -164,12 +179,15 @@ static int check_mountpoint(const char *path, int nonempty, char *err,
 	struct stat st;
 	int rc;
 
-	rc = is_mount_point(path);
+	rc = mounted_at(path);
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot read /proc/self/mountinfo: %s",
 			 strerror(-rc));
 		return rc;
 	}
+	/* listing an automount point would wait for this very mount */
+	if (rc == 2)
+		return 0;
 	if (rc) {
 		snprintf(err, errlen, "%s is already a mount point", path);
 		return -EBUSY;
