@@ -151,6 +151,8 @@ def test_an_unreachable_api_ends_the_command(sim, workdir):
     ["clever", "MNT", "-f", "-o", "max_conns=0"],
     ["clever", "MNT", "-f", "-o", "max_conns=many"],
     ["clever", "MNT", "-f", "-o", "ttl=soon"],
+    ["clever", "MNT", "-f", "-o", "ttl=5M"],
+    ["clever", "MNT", "-f", "-o", "timeout=0s"],
     ["dropbox", "MNT", "-f"],
     ["clever"],
 ])
@@ -158,6 +160,22 @@ def test_a_bad_option_ends_the_command(sim, workdir, args):
     sim.reset()
     done = fail_to_mount(workdir, *args, "-o", "api_url=" + sim.url, env=clever_env(sim, workdir))
     assert_one_line_failure(done)
+
+
+def test_durations_take_a_unit(sim, mount_fs):
+    m = mount_fs("clever", "ttl=1m", "timeout=1m")
+    read_json(m.p("self.json"))
+    sim.clear_requests()
+    time.sleep(1.2)   # past a ttl of 1 second, well within one of 1 minute
+    read_json(m.p("self.json"))
+    assert sim.requests() == []
+
+
+def test_a_bad_duration_names_the_accepted_forms(sim, workdir):
+    done = fail_to_mount(workdir, "clever", "MNT", "-f", "-o", "api_url=" + sim.url + ",ttl=10x",
+                         env=clever_env(sim, workdir))
+    line = assert_one_line_failure(done)
+    assert "'10x'" in line and all(form in line for form in ("90s", "5m", "1h")), line
 
 
 # -- credentials ------------------------------------------------------------------------------
