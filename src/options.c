@@ -287,7 +287,15 @@ static int credentials_column(void)
 	return (int)longest + 4;
 }
 
-void cfs_options_usage(const char *progname)
+/* The name the command was run by, without the directory it was found in. */
+static const char *command_name(const char *argv0)
+{
+	const char *slash = strrchr(argv0, '/');
+
+	return slash ? slash + 1 : argv0;
+}
+
+void cfs_options_usage(struct fuse_args *args)
 {
 	const struct cfs_provider *const *p;
 	char names[512];
@@ -298,6 +306,7 @@ void cfs_options_usage(const char *progname)
 	       "\n"
 	       "SOURCE is %s.\n"
 	       "\n"
+	       "cloudfs options:\n"
 	       "  -f                   stay in the foreground\n"
 	       "  -d                   debug: foreground, one line per API request\n"
 	       "  -s                   single-threaded\n"
@@ -306,7 +315,8 @@ void cfs_options_usage(const char *progname)
 	       "\n"
 	       "  -o api_url=URL       API base URL (default: the provider's)\n"
 	       "  -o credentials=FILE  KEY=VALUE credentials (mode 0600 or stricter)\n"
-	       "  -o ttl=DURATION      cache lifetime of API data (default 60)\n"
+	       "  -o ttl=DURATION      cache lifetime of API data (default 60);\n"
+	       "                       DURATION: seconds, or 90s, 5m, 1h, 1d\n"
 	       "  -o max_conns=N       API requests in flight at once (default 8)\n"
 	       "  -o timeout=DURATION  time one API request may take (default 30)\n"
 	       "  -o log_lines=N       events in a log file's snapshot (default 1000)\n"
@@ -319,8 +329,11 @@ void cfs_options_usage(const char *progname)
 	       "  -o ro                read-only mount\n"
 	       "  -o nonempty          mount over a directory that is not empty\n"
 	       "\n"
-	       "Credentials come from the environment (or the credentials file):\n",
-	       progname, names);
+	       "FUSE options:\n",
+	       command_name(args->argv[0]), names);
+	fuse_lib_help(args);
+	printf("\nCredentials come from the environment, or only from the "
+	       "-o credentials file:\n");
 	for (p = cfs_providers; *p; p++)
 		print_credentials_help(*p, column);
 }

@@ -101,10 +101,26 @@ def spawn(sim, workdir):
 def test_help(flag):
     done = subprocess.run([CLOUDFS, flag], capture_output=True, text=True, timeout=TIMEOUT)
     assert done.returncode == 0
-    text = done.stdout.lower()
-    assert "usage" in text and "clever" in text and "upcloud" in text
-    for opt in ("api_url", "ttl", "max_conns", "credentials", "ro"):
-        assert opt in text, opt
+    text = done.stdout
+    # named as a command is, not by the path it was run from
+    assert text.startswith("usage: cloudfs SOURCE MOUNTPOINT "), text.splitlines()[0]
+    assert "clever" in text and "upcloud" in text
+    # sshfs's layout: ours, then libfuse's, then where credentials come from
+    ours = text.index("\ncloudfs options:\n")
+    fuse = text.index("\nFUSE options:\n")
+    creds = text.index("\nCredentials ")
+    assert ours < fuse < creds
+    for opt in ("api_url=", "ttl=DURATION", "timeout=DURATION", "max_conns=", "credentials=",
+                "write_buffer=", "cache_dir=", "-o ro", "nonempty"):
+        assert opt in text[ours:fuse], opt
+    for opt in ("allow_other", "auto_unmount", "umask="):
+        assert opt in text[fuse:creds], opt
+    assert "UPCLOUD_TOKEN" in text[creds:] and "CLEVER_API_TOKEN" in text[creds:]
+
+
+def library_version(name):
+    return subprocess.run(["pkg-config", "--modversion", name], capture_output=True, text=True,
+                          check=True).stdout.strip()
 
 
 @pytest.mark.parametrize("flag", ["-V", "--version"])
@@ -113,7 +129,11 @@ def test_version(flag):
         version = re.search(r"version\s*:\s*'([^']+)'", f.read()).group(1)
     done = subprocess.run([CLOUDFS, flag], capture_output=True, text=True, timeout=TIMEOUT)
     assert done.returncode == 0
-    assert done.stdout.startswith("cloudfs ") and version in done.stdout.split("\n")[0]
+    line = done.stdout.split("\n")[0]
+    assert line.startswith("cloudfs " + version + " "), line
+    assert "libfuse " + library_version("fuse3") in line, line
+    assert "libcurl/" + library_version("libcurl") in line, line
+    assert "jansson " + library_version("jansson") in line, line
 
 
 # -- the mount-time check -----------------------------------------------------------------------
