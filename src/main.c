@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <yaml.h>
 
 #include "auth.h"
 #include "cache.h"
@@ -393,8 +394,9 @@ out_signals:
 /* The libraries as loaded, which may be newer than those built against. */
 static void print_version(void)
 {
-	printf("cloudfs %s (libfuse %s, %s, jansson %s)\n", CFS_VERSION,
-	       fuse_pkgversion(), curl_version(), jansson_version_str());
+	printf("cloudfs %s (libfuse %s, %s, jansson %s, libyaml %s)\n",
+	       CFS_VERSION, fuse_pkgversion(), curl_version(),
+	       jansson_version_str(), yaml_get_version_string());
 }
 
 int main(int argc, char *argv[])

@@ -332,8 +332,8 @@ void cfs_options_usage(struct fuse_args *args)
 	       "FUSE options:\n",
 	       command_name(args->argv[0]), names);
 	fuse_lib_help(args);
-	printf("\nCredentials come from the environment, or only from the "
-	       "-o credentials file:\n");
+	printf("\nCredentials, from the environment "
+	       "(with -o credentials=FILE, from FILE):\n");
 	for (p = cfs_providers; *p; p++)
 		print_credentials_help(*p, column);
 }

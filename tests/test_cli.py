@@ -3,6 +3,7 @@
 -o ro, -o max_conns, -o cache_dir, and mounting through mount(8) as fstab does.
 """
 
+import base64
 import errno
 import json
 import os
@@ -108,14 +109,15 @@ def test_help(flag):
     # sshfs's layout: ours, then libfuse's, then where credentials come from
     ours = text.index("\ncloudfs options:\n")
     fuse = text.index("\nFUSE options:\n")
-    creds = text.index("\nCredentials ")
+    creds = text.index("\nCredentials")
     assert ours < fuse < creds
     for opt in ("api_url=", "ttl=DURATION", "timeout=DURATION", "max_conns=", "credentials=",
                 "write_buffer=", "cache_dir=", "-o ro", "nonempty"):
         assert opt in text[ours:fuse], opt
     for opt in ("allow_other", "auto_unmount", "umask="):
         assert opt in text[fuse:creds], opt
-    assert "UPCLOUD_TOKEN" in text[creds:] and "CLEVER_API_TOKEN" in text[creds:]
+    for source in ("CLEVER_API_TOKEN", "UPCLOUD_TOKEN", "upctl.yaml"):
+        assert source in text[creds:], source
 
 
 def library_version(name):
@@ -134,6 +136,7 @@ def test_version(flag):
     assert "libfuse " + library_version("fuse3") in line, line
     assert "libcurl/" + library_version("libcurl") in line, line
     assert "jansson " + library_version("jansson") in line, line
+    assert "libyaml " + library_version("yaml-0.1") in line, line
 
 
 # -- the mount-time check -----------------------------------------------------------------------
@@ -258,6 +261,41 @@ def test_clever_tools_json_with_the_consumer_pair_in_the_environment(sim, mount_
     assert read_json(m.p("self.json")) == sim.state()["clever"]["self"]
     auths = {r["headers"].get("authorization", "") for r in sim.requests()}
     assert all(f'oauth_token="{c["token"]}"' in a for a in auths), auths
+
+
+def write_upctl_yaml(env, text, mode=0o600):
+    os.makedirs(env["XDG_CONFIG_HOME"], exist_ok=True)
+    path = os.path.join(env["XDG_CONFIG_HOME"], "upctl.yaml")
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["token", "password"])
+def test_upctl_yaml_when_the_environment_has_none(sim, mount_fs, workdir, kind):
+    c = sim.credentials()["upcloud"]
+    env = bare_env(workdir)
+    if kind == "token":
+        write_upctl_yaml(env, f"# written by hand\ntoken: \"{c['token']}\"  # upctl's key\n")
+        want = "Bearer " + c["token"]
+    else:
+        write_upctl_yaml(env, f"username: '{c['username']}'\npassword: \"{c['password']}\"\n")
+        want = "Basic " + base64.b64encode(f"{c['username']}:{c['password']}".encode()).decode()
+    m = mount_fs("upcloud", env=env)
+    assert read_json(m.p("account.json")) == sim.state()["upcloud"]["account"]
+    auths = {r["headers"].get("authorization", "") for r in sim.requests()}
+    assert auths == {want}
+
+
+def test_an_upctl_yaml_open_to_others_is_refused(sim, workdir):
+    sim.reset()
+    env = bare_env(workdir)
+    path = write_upctl_yaml(env, f"token: {sim.credentials()['upcloud']['token']}\n", 0o644)
+    done = fail_to_mount(workdir, "upcloud", "MNT", "-f", "-o", "api_url=" + sim.url, env=env)
+    line = assert_one_line_failure(done)
+    assert path in line and "chmod 600" in line, line
+    assert sim.requests() == []
 
 
 # -- -d, -s ----------------------------------------------------------------------------------------
