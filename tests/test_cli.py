@@ -116,7 +116,7 @@ def test_help(flag):
         assert opt in text[ours:fuse], opt
     for opt in ("allow_other", "auto_unmount", "umask="):
         assert opt in text[fuse:creds], opt
-    for source in ("CLEVER_API_TOKEN", "UPCLOUD_TOKEN", "upctl.yaml"):
+    for source in ("CLEVER_API_TOKEN", "clever login", "UPCLOUD_TOKEN", "upctl.yaml"):
         assert source in text[creds:], source
 
 
@@ -295,6 +295,26 @@ def test_an_upctl_yaml_open_to_others_is_refused(sim, workdir):
     done = fail_to_mount(workdir, "upcloud", "MNT", "-f", "-o", "api_url=" + sim.url, env=env)
     line = assert_one_line_failure(done)
     assert path in line and "chmod 600" in line, line
+    assert sim.requests() == []
+
+
+@pytest.mark.parametrize("tools", [False, True])
+def test_an_oauth_token_without_the_consumer_pair_says_so(sim, workdir, tools):
+    sim.reset()
+    c = sim.credentials()["clever"]
+    env = bare_env(workdir)
+    if tools:
+        os.makedirs(os.path.join(env["XDG_CONFIG_HOME"], "clever-cloud"))
+        with open(os.path.join(env["XDG_CONFIG_HOME"], "clever-cloud", "clever-tools.json"), "w") as f:
+            json.dump({"token": c["token"], "secret": c["secret"]}, f)
+    else:
+        env.update(CLEVER_TOKEN=c["token"], CLEVER_SECRET=c["secret"])
+    done = fail_to_mount(workdir, "clever", "MNT", "-f", "-o", "api_url=" + sim.url, env=env)
+    line = assert_one_line_failure(done)
+    assert "OAuth consumer" in line and "CLEVER_CONSUMER_KEY and CLEVER_CONSUMER_SECRET" in line, line
+    assert "CLEVER_API_TOKEN instead" in line, line
+    assert ("clever-tools.json" in line) == tools, line
+    assert c["token"] not in line and c["secret"] not in line
     assert sim.requests() == []
 
 

@@ -1,7 +1,7 @@
 /*
  * Unit tests of credential loading: the file's permissions, its syntax,
  * the order of precedence, the refusal of mixed UpCloud credentials,
- * and upctl.yaml.
+ * upctl.yaml, and the refusals that name what is missing.
  */
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -15,11 +15,15 @@
 static char dir[] = "/tmp/cloudfs-test-auth-XXXXXX";
 static char path[64];
 static char upctl[64];
+static char tools_dir[64];
+static char tools[96];
 
 static void remove_dir(void)
 {
 	unlink(path);
 	unlink(upctl);
+	unlink(tools);
+	rmdir(tools_dir);
 	rmdir(dir);
 }
 
@@ -200,16 +204,65 @@ static void test_upctl_yaml(void)
 	unsetenv("UPCLOUD_PASSWORD");
 }
 
+static void test_clever_says_what_is_missing(void)
+{
+	struct cfs_auth a;
+	char err[256];
+
+	CHECK(load("clever", NULL, err, &a) != 0);
+	CHECK(strstr(err, "no Clever Cloud credentials") != NULL);
+
+	/* what clever-tools' CI recipes set */
+	setenv("CLEVER_TOKEN", "t", 1);
+	setenv("CLEVER_SECRET", "ts", 1);
+	check_refusal("clever", "no Clever Cloud OAuth consumer: set "
+		      "CLEVER_CONSUMER_KEY and CLEVER_CONSUMER_SECRET, or use "
+		      "CLEVER_API_TOKEN instead");
+	setenv("CLEVER_CONSUMER_KEY", "ck", 1);
+	check_refusal("clever", "no Clever Cloud OAuth consumer: set "
+		      "CLEVER_CONSUMER_SECRET, or use CLEVER_API_TOKEN "
+		      "instead");
+	unsetenv("CLEVER_SECRET");
+	check_refusal("clever", "incomplete Clever Cloud OAuth credentials: "
+		      "set CLEVER_SECRET and CLEVER_CONSUMER_SECRET, or use "
+		      "CLEVER_API_TOKEN instead");
+	setenv("CLEVER_CONSUMER_SECRET", "cs", 1);
+	check_refusal("clever", "no Clever Cloud OAuth token: set "
+		      "CLEVER_SECRET, or run `clever login`");
+
+	/* `clever login` gives the token pair, not the consumer pair */
+	unset_all();
+	write_to(tools, "{\"token\": \"t\", \"secret\": \"ts\"}", 0600);
+	CHECK(load("clever", NULL, err, &a) != 0);
+	CHECK(strstr(err, "no Clever Cloud OAuth consumer for the token of ")
+	      != NULL);
+	CHECK(strstr(err, tools) != NULL);
+	CHECK(strstr(err, "CLEVER_API_TOKEN instead") != NULL);
+
+	setenv("CLEVER_CONSUMER_KEY", "ck", 1);
+	setenv("CLEVER_CONSUMER_SECRET", "cs", 1);
+	CHECK(load("clever", NULL, err, &a) == 0);
+	CHECK(a.kind == CFS_AUTH_OAUTH1);
+	CHECK_STR(a.token, "t");
+	cfs_auth_free(&a);
+	unset_all();
+	unlink(tools);
+}
+
 int main(void)
 {
 	CHECK(mkdtemp(dir));
 	atexit(remove_dir);
 	snprintf(path, sizeof(path), "%s/creds.env", dir);
 	snprintf(upctl, sizeof(upctl), "%s/upctl.yaml", dir);
+	snprintf(tools_dir, sizeof(tools_dir), "%s/clever-cloud", dir);
+	snprintf(tools, sizeof(tools), "%s/clever-tools.json", tools_dir);
+	CHECK(mkdir(tools_dir, 0700) == 0);
 	setenv("XDG_CONFIG_HOME", dir, 1);
 	unset_all();
 
 	test_credentials_file();
 	test_upctl_yaml();
+	test_clever_says_what_is_missing();
 	return 0;
 }
