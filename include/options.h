@@ -41,7 +41,11 @@ struct cfs_options {
  */
 int cfs_options_parse(struct fuse_args *args, struct cfs_options *o,
 		      char *err, size_t errlen);
-void cfs_options_usage(const char *progname);
+/*
+ * -h: cloudfs's options, libfuse's (those of the modules args names too),
+ * then each provider's credentials.
+ */
+void cfs_options_usage(struct fuse_args *args);
 void cfs_options_free(struct cfs_options *o);
 
 #endif

@@ -1,6 +1,6 @@
 /*
  * util.h - small shared helpers: refcounted byte blobs, a growable buffer,
- * time conversions and a content fingerprint.
+ * time conversions, numbers with units and a content fingerprint.
  *
  * A blob is immutable once built and shared by reference between the
  * response cache, the rendered-node cache and open files, so a reader
@@ -48,5 +48,18 @@ void cfs_iso8601(time_t t, char out[32]);
 int cfs_parse_iso8601(const char *s, time_t *out);
 /* "YYYY-MM" with a real month; fills the first and last second of it. */
 int cfs_parse_month(const char *s, time_t *first, time_t *last);
+
+/* A unit a number may carry: "m" is 60 (seconds), "K" 1024 (bytes). */
+struct cfs_unit {
+	const char *suffix;     /* "" for the bare number; NULL ends a list */
+	unsigned long long scale;
+};
+
+/*
+ * Digits, then one of units' suffixes (nothing else: no blank, no sign),
+ * scaled to at most max; -EINVAL for anything else.
+ */
+int cfs_parse_scaled(const char *s, const struct cfs_unit *units,
+		     unsigned long long max, unsigned long long *out);
 
 #endif

@@ -1,20 +1,22 @@
 /*
  * auth.c - where credentials are read from (the credentials file, with its
- * permissions and syntax, or the environment), the secrets once chosen,
- * and the three ways of signing a request: Bearer, OAuth 1.0a PLAINTEXT
- * and HTTP Basic.
+ * permissions and syntax, the environment, or another tool's YAML
+ * configuration file), the secrets once chosen, and the three ways of
+ * signing a request: Bearer, OAuth 1.0a PLAINTEXT and HTTP Basic.
  */
 #define _GNU_SOURCE
 #include "auth.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <yaml.h>
 
 /* KEY=VALUE pairs read from -o credentials=FILE. */
 struct cred_file {
@@ -119,6 +121,26 @@ static int check_private(FILE *f, const char *path, char *err,
 	return 0;
 }
 
+/* Open for reading, and only if private (check_private). */
+static FILE *open_private(const char *path, int *rc, char *err,
+			  size_t errlen)
+{
+	FILE *f = fopen(path, "re");
+
+	if (!f) {
+		*rc = -errno;
+		snprintf(err, errlen, "cannot read credentials file %s: %s",
+			 path, strerror(-*rc));
+		return NULL;
+	}
+	*rc = check_private(f, path, err, errlen);
+	if (*rc) {
+		fclose(f);
+		return NULL;
+	}
+	return f;
+}
+
 static int cred_file_read(struct cred_file *cf, const char *path,
 			  char *err, size_t errlen)
 {
@@ -128,16 +150,9 @@ static int cred_file_read(struct cred_file *cf, const char *path,
 	FILE *f;
 	int rc;
 
-	f = fopen(path, "r");
-	if (!f) {
-		rc = -errno;
-		snprintf(err, errlen, "cannot read credentials file %s: %s",
-			 path, strerror(-rc));
+	f = open_private(path, &rc, err, errlen);
+	if (!f)
 		return rc;
-	}
-	rc = check_private(f, path, err, errlen);
-	if (rc)
-		goto out;
 	while (getline(&line, &cap, f) > 0) {
 		lineno++;
 		rc = cred_file_parse_line(cf, line);
@@ -155,10 +170,156 @@ out:
 	return rc;
 }
 
+/* ~ and null mean no value in YAML, when not quoted. */
+static int yaml_is_null(const yaml_node_t *n)
+{
+	static const char *const nulls[] = { "", "~", "null", "Null", "NULL" };
+	size_t i;
+
+	if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return 0;
+	for (i = 0; i < sizeof(nulls) / sizeof(nulls[0]); i++)
+		if (strcmp((const char *)n->data.scalar.value, nulls[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* The scalar value of each scalar key of a top-level mapping. */
+static int yaml_take_pairs(struct cred_file *cf, yaml_document_t *doc)
+{
+	yaml_node_t *root = yaml_document_get_root_node(doc);
+	yaml_node_pair_t *pair;
+	yaml_node_t *k;
+	yaml_node_t *v;
+	int rc;
+
+	if (!root)
+		return 0;       /* an empty file */
+	if (root->type != YAML_MAPPING_NODE)
+		return -EINVAL;
+	for (pair = root->data.mapping.pairs.start;
+	     pair < root->data.mapping.pairs.top; pair++) {
+		k = yaml_document_get_node(doc, pair->key);
+		v = yaml_document_get_node(doc, pair->value);
+		if (k->type != YAML_SCALAR_NODE ||
+		    v->type != YAML_SCALAR_NODE || yaml_is_null(v))
+			continue;
+		rc = cred_file_add(cf, (const char *)k->data.scalar.value,
+				   (const char *)v->data.scalar.value);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static void yaml_document_zero(yaml_document_t *doc)
+{
+	yaml_node_t *n;
+
+	for (n = doc->nodes.start; n < doc->nodes.top; n++)
+		if (n->type == YAML_SCALAR_NODE)
+			explicit_bzero(n->data.scalar.value,
+				       n->data.scalar.length);
+}
+
+static int yaml_file_read(struct cred_file *cf, const char *path,
+			  char *err, size_t errlen)
+{
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	FILE *f;
+	int rc;
+
+	f = open_private(path, &rc, err, errlen);
+	if (!f)
+		return rc;
+	rc = -ENOMEM;
+	if (!yaml_parser_initialize(&parser))
+		goto out_file;
+	yaml_parser_set_input_file(&parser, f);
+	if (!yaml_parser_load(&parser, &doc)) {
+		snprintf(err, errlen, "%s, line %zu: %s", path,
+			 parser.problem_mark.line + 1,
+			 parser.problem ? parser.problem : "not YAML");
+		rc = parser.error == YAML_MEMORY_ERROR ? -ENOMEM : -EINVAL;
+		goto out_parser;
+	}
+	rc = yaml_take_pairs(cf, &doc);
+	if (rc == -EINVAL)
+		snprintf(err, errlen, "%s: expected a YAML mapping "
+			 "(key: value lines)", path);
+	yaml_document_zero(&doc);
+	yaml_document_delete(&doc);
+out_parser:
+	yaml_parser_delete(&parser);
+out_file:
+	fclose(f);
+	return rc;
+}
+
 struct cfs_auth_source {
 	struct cred_file file;
 	int use_env;            /* no credentials file: the environment */
+	char path[PATH_MAX];    /* a configuration file's */
 };
+
+int cfs_auth_config_path(const char *name, char *path, size_t len)
+{
+	const char *xdg = getenv("XDG_CONFIG_HOME");
+	const char *home = getenv("HOME");
+	int n;
+
+	if (xdg && *xdg)
+		n = snprintf(path, len, "%s/%s", xdg, name);
+	else if (home && *home)
+		n = snprintf(path, len, "%s/.config/%s", home, name);
+	else
+		return -ENOENT;
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int cfs_auth_config_load(const struct cfs_auth_source *src,
+			 const char *name, struct cfs_auth_source **conf,
+			 char *err, size_t errlen)
+{
+	struct cfs_auth_source *c;
+	int rc;
+
+	*conf = NULL;
+	if (!src->use_env)
+		return 0;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	rc = cfs_auth_config_path(name, c->path, sizeof(c->path));
+	if (rc == -ENAMETOOLONG)
+		snprintf(err, errlen, "the path of %s is too long", name);
+	else if (rc == 0)
+		rc = yaml_file_read(&c->file, c->path, err, errlen);
+	if (rc == 0) {
+		*conf = c;
+		return 0;
+	}
+	cfs_auth_config_free(c);
+	if (rc != -ENOENT)
+		return rc;
+	/* no such file, or no directory to look in: nothing to read */
+	err[0] = '\0';
+	return 0;
+}
+
+const char *cfs_auth_source_path(const struct cfs_auth_source *conf)
+{
+	return conf->path;
+}
+
+void cfs_auth_config_free(struct cfs_auth_source *conf)
+{
+	if (!conf)
+		return;
+	cred_file_free(&conf->file);
+	free(conf);
+}
 
 const char *cfs_auth_get(const struct cfs_auth_source *src,
 			 const char *name)

@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fuse.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -23,6 +24,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <yaml.h>
 
 #include "auth.h"
 #include "cache.h"
@@ -408,6 +410,14 @@ out_signals:
 	return rc;
 }
 
+/* The libraries as loaded, which may be newer than those built against. */
+static void print_version(void)
+{
+	printf("cloudfs %s (libfuse %s, %s, jansson %s, libyaml %s)\n",
+	       CFS_VERSION, fuse_pkgversion(), curl_version(),
+	       jansson_version_str(), yaml_get_version_string());
+}
+
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -429,10 +439,9 @@ int main(int argc, char *argv[])
 	}
 	if (o.show_help || o.show_version) {
 		if (o.show_help)
-			cfs_options_usage(argv[0]);
+			cfs_options_usage(&args);
 		else
-			printf("cloudfs %s (libfuse %s, %s)\n", CFS_VERSION,
-			       fuse_pkgversion(), curl_version());
+			print_version();
 		rc = 0;
 		goto out;
 	}

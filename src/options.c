@@ -13,6 +13,7 @@
 
 #include "nodes.h"
 #include "provider.h"
+#include "util.h"
 
 enum {
 	KEY_HELP,
@@ -155,56 +156,67 @@ static int check_values(const struct cfs_options *o, char *err,
 	return 0;
 }
 
-/* A whole non-negative number, or a one-line reason. */
-static int take_number(const char *name, const char *text, unsigned int *out,
-		       char *err, size_t errlen)
+static const struct cfs_unit bare[] = { { "", 1 }, { NULL, 0 } };
+
+static const struct cfs_unit seconds[] = {
+	{ "", 1 }, { "s", 1 }, { "m", 60 }, { "h", 60 * 60 },
+	{ "d", 24 * 60 * 60 }, { NULL, 0 }
+};
+
+static const struct cfs_unit bytes[] = {
+	{ "", 1 }, { "K", 1ULL << 10 }, { "M", 1ULL << 20 },
+	{ "G", 1ULL << 30 }, { NULL, 0 }
+};
+
+/* text in units, up to UINT_MAX, or "NAME must be EXPECTED, not 'text'". */
+static int take_uint(const char *name, const char *text,
+		     const struct cfs_unit *units, const char *expected,
+		     unsigned int *out, char *err, size_t errlen)
 {
-	unsigned long v;
-	char *end;
+	unsigned long long v;
 
 	if (!text)
 		return 0;
-	errno = 0;
-	v = strtoul(text, &end, 10);
-	if (!*text || *end || errno || v > UINT_MAX || text[0] == '-') {
-		snprintf(err, errlen, "%s must be a whole number, not '%s'",
-			 name, text);
+	if (cfs_parse_scaled(text, units, UINT_MAX, &v) != 0) {
+		snprintf(err, errlen, "%s must be %s, not '%s'", name,
+			 expected, text);
 		return -EINVAL;
 	}
 	*out = (unsigned int)v;
 	return 0;
 }
 
+static int take_number(const char *name, const char *text, unsigned int *out,
+		       char *err, size_t errlen)
+{
+	return take_uint(name, text, bare, "a whole number", out, err,
+			 errlen);
+}
+
+/* In seconds: a bare number, or with an s, m, h or d unit. */
+static int take_duration(const char *name, const char *text,
+			 unsigned int *out, char *err, size_t errlen)
+{
+	return take_uint(name, text, seconds, "a duration (90, 90s, 5m, 1h "
+			 "or 1d)", out, err, errlen);
+}
+
 /* A size in bytes, or in K, M or G (powers of 1024): 1 byte to max_gib G. */
 static int take_size(const char *name, const char *text, unsigned int max_gib,
 		     size_t *out, char *err, size_t errlen)
 {
-	const unsigned long long max = (unsigned long long)max_gib << 30;
-	unsigned long long unit = 1;
 	unsigned long long v;
-	char *end;
 
 	if (!text)
 		return 0;
-	errno = 0;
-	v = strtoull(text, &end, 10);
-	if (*end == 'K')
-		unit = 1ULL << 10;
-	else if (*end == 'M')
-		unit = 1ULL << 20;
-	else if (*end == 'G')
-		unit = 1ULL << 30;
-	if (unit > 1)
-		end++;
-	/* strtoull takes blanks, signs and wraps negative numbers around */
-	if (text[0] < '0' || text[0] > '9' || *end || errno || v == 0 ||
-	    v > max / unit) {
+	if (cfs_parse_scaled(text, bytes, (unsigned long long)max_gib << 30,
+			     &v) != 0 || v == 0) {
 		snprintf(err, errlen, "%s must be from 1 to %uG (bytes, or "
 			 "with a K, M or G suffix), not '%s'", name, max_gib,
 			 text);
 		return -EINVAL;
 	}
-	*out = (size_t)(v * unit);
+	*out = (size_t)v;
 	return 0;
 }
 
@@ -223,11 +235,11 @@ int cfs_options_parse(struct fuse_args *args, struct cfs_options *o,
 	err[0] = '\0';
 	rc = fuse_opt_parse(args, &st, option_table, option_proc);
 	if (!rc)
-		rc = take_number("ttl", st.ttl, &st.o.ttl, err, errlen) ||
+		rc = take_duration("ttl", st.ttl, &st.o.ttl, err, errlen) ||
 		     take_number("max_conns", st.max_conns, &st.o.max_conns,
 				 err, errlen) ||
-		     take_number("timeout", st.timeout, &st.o.timeout, err,
-				 errlen) ||
+		     take_duration("timeout", st.timeout, &st.o.timeout, err,
+				   errlen) ||
 		     take_number("log_lines", st.log_lines, &st.o.log_lines,
 				 err, errlen) ||
 		     take_size("write_buffer", st.write_buffer, 1,
@@ -284,7 +296,15 @@ static int credentials_column(void)
 	return (int)longest + 4;
 }
 
-void cfs_options_usage(const char *progname)
+/* The name the command was run by, without the directory it was found in. */
+static const char *command_name(const char *argv0)
+{
+	const char *slash = strrchr(argv0, '/');
+
+	return slash ? slash + 1 : argv0;
+}
+
+void cfs_options_usage(struct fuse_args *args)
 {
 	const struct cfs_provider *const *p;
 	char names[512];
@@ -295,6 +315,7 @@ void cfs_options_usage(const char *progname)
 	       "\n"
 	       "SOURCE is %s.\n"
 	       "\n"
+	       "cloudfs options:\n"
 	       "  -f                   stay in the foreground\n"
 	       "  -d                   debug: foreground, one line per API request\n"
 	       "  -s                   single-threaded\n"
@@ -303,9 +324,10 @@ void cfs_options_usage(const char *progname)
 	       "\n"
 	       "  -o api_url=URL       API base URL (default: the provider's)\n"
 	       "  -o credentials=FILE  KEY=VALUE credentials (mode 0600 or stricter)\n"
-	       "  -o ttl=SECONDS       cache lifetime of API data (default 60)\n"
+	       "  -o ttl=DURATION      cache lifetime of API data (default 60);\n"
+	       "                       DURATION: seconds, or 90s, 5m, 1h, 1d\n"
 	       "  -o max_conns=N       API requests in flight at once (default 8)\n"
-	       "  -o timeout=SECONDS   time one API request may take (default 30)\n"
+	       "  -o timeout=DURATION  time one API request may take (default 30)\n"
 	       "  -o log_lines=N       events in a log file's snapshot (default 1000)\n"
 	       "  -o write_buffer=SIZE\n"
 	       "                       cap of one open file's write buffer: bytes,\n"
@@ -318,8 +340,11 @@ void cfs_options_usage(const char *progname)
 	       "  -o ro                read-only mount\n"
 	       "  -o nonempty          mount over a directory that is not empty\n"
 	       "\n"
-	       "Credentials come from the environment (or the credentials file):\n",
-	       progname, names);
+	       "FUSE options:\n",
+	       command_name(args->argv[0]), names);
+	fuse_lib_help(args);
+	printf("\nCredentials, from the environment "
+	       "(with -o credentials=FILE, from FILE):\n");
 	for (p = cfs_providers; *p; p++)
 		print_credentials_help(*p, column);
 }

@@ -7,6 +7,7 @@
  * (/v2/organisations/{id}/...); v4 calls take either id as ownerId.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,63 +203,111 @@ static const struct cfs_derivation clever_derivations[] = {
 };
 
 /*
- * The token and secret that `clever login` saved, in either of its forms
- * (the legacy one, or profiles[0]).  They belong to the JSON returned,
- * NULL when there are none.
+ * The token and secret that `clever login` saved in path, in either of
+ * its forms (the legacy one, or profiles[0]).  They belong to the JSON
+ * returned; NULL, leaving token and secret alone, when there are none.
  */
-static json_t *load_clever_tools(const char **token, const char **secret)
+static json_t *load_clever_tools(const char **token, const char **secret,
+				 char *path, size_t len)
 {
-	const char *xdg = getenv("XDG_CONFIG_HOME");
-	const char *home = getenv("HOME");
-	char path[4096];
+	const char *t;
+	const char *ts;
 	json_t *root;
 	json_t *profile;
 
-	if (xdg && *xdg)
-		snprintf(path, sizeof(path),
-			 "%s/clever-cloud/clever-tools.json", xdg);
-	else if (home)
-		snprintf(path, sizeof(path),
-			 "%s/.config/clever-cloud/clever-tools.json", home);
-	else
+	if (cfs_auth_config_path("clever-cloud/clever-tools.json", path,
+				 len) != 0)
 		return NULL;
 	root = json_load_file(path, 0, NULL);
 	profile = json_array_get(json_object_get(root, "profiles"), 0);
 	if (!profile)
 		profile = root;
-	*token = json_string_value(json_object_get(profile, "token"));
-	*secret = json_string_value(json_object_get(profile, "secret"));
-	if (*token && *secret && **token && **secret)
-		return root;
-	json_decref(root);
-	return NULL;
-}
-
-/* The consumer pair is there; the token pair may come from clever-tools. */
-static int load_oauth1(struct cfs_auth *a, const struct cfs_auth_source *src,
-		       const char *ck, const char *cs, char *err,
-		       size_t errlen)
-{
-	const char *t = cfs_auth_get(src, "CLEVER_TOKEN");
-	const char *ts = cfs_auth_get(src, "CLEVER_SECRET");
-	json_t *tools;
-	int rc;
-
-	if (t && ts)
-		return cfs_auth_set_oauth1(a, ck, cs, t, ts);
-	tools = load_clever_tools(&t, &ts);
-	if (!tools) {
-		snprintf(err, errlen, "no Clever Cloud token: set "
-			 "CLEVER_TOKEN and CLEVER_SECRET, or run `clever "
-			 "login`");
-		return -EACCES;
+	t = json_string_value(json_object_get(profile, "token"));
+	ts = json_string_value(json_object_get(profile, "secret"));
+	if (!t || !ts || !*t || !*ts) {
+		json_decref(root);
+		return NULL;
 	}
-	rc = cfs_auth_set_oauth1(a, ck, cs, t, ts);
-	json_decref(tools);
-	return rc;
+	*token = t;
+	*secret = ts;
+	return root;
 }
 
-/* An API token first, else OAuth 1.0a. */
+/*
+ * Those of names[] that src lacks, in out as "A", "A and B" or "A, B and
+ * C"; returns how many.
+ */
+static size_t list_missing(const struct cfs_auth_source *src,
+			   const char *const names[], size_t n, char *out,
+			   size_t len)
+{
+	const char *missing[4];
+	size_t count = 0;
+	size_t used = 0;
+	size_t i;
+
+	for (i = 0; i < n && count < 4; i++)
+		if (!cfs_auth_get(src, names[i]))
+			missing[count++] = names[i];
+	out[0] = '\0';
+	for (i = 0; i < count && used < len; i++)
+		used += snprintf(out + used, len - used, "%s%s",
+				 i == 0 ? "" : i + 1 < count ? ", " : " and ",
+				 missing[i]);
+	return count;
+}
+
+/* the token pair, then the consumer pair */
+static const char *const oauth_vars[] = {
+	"CLEVER_TOKEN", "CLEVER_SECRET", "CLEVER_CONSUMER_KEY",
+	"CLEVER_CONSUMER_SECRET"
+};
+
+/*
+ * No API token and no whole OAuth 1.0a set: say what is missing, by name.
+ * tools_path: where the token pair came from, when not the variables.
+ */
+static int refuse_oauth1(const struct cfs_auth_source *src,
+			 const char *tools_path, char *err, size_t errlen)
+{
+	char consumer[64];
+	char tokens[64] = "";
+	char all[128];
+	size_t no_consumer;
+	size_t no_token = 0;
+
+	no_consumer = list_missing(src, oauth_vars + 2, 2, consumer,
+				   sizeof(consumer));
+	if (!tools_path)
+		no_token = list_missing(src, oauth_vars, 2, tokens,
+					sizeof(tokens));
+
+	if (no_consumer == 2 && no_token == 2)
+		snprintf(err, errlen, "no Clever Cloud credentials: set "
+			 "CLEVER_API_TOKEN, or CLEVER_CONSUMER_KEY and "
+			 "CLEVER_CONSUMER_SECRET with CLEVER_TOKEN and "
+			 "CLEVER_SECRET (or `clever login`)");
+	else if (!no_token)
+		snprintf(err, errlen, "no Clever Cloud OAuth consumer%s%s: "
+			 "set %s, or use CLEVER_API_TOKEN instead",
+			 tools_path ? " for the token of " : "",
+			 tools_path ? tools_path : "", consumer);
+	else if (!no_consumer)
+		snprintf(err, errlen, "no Clever Cloud OAuth token: set %s, "
+			 "or run `clever login`", tokens);
+	else {
+		list_missing(src, oauth_vars, 4, all, sizeof(all));
+		snprintf(err, errlen, "incomplete Clever Cloud OAuth "
+			 "credentials: set %s, or use CLEVER_API_TOKEN "
+			 "instead", all);
+	}
+	return -EACCES;
+}
+
+/*
+ * An API token first, else OAuth 1.0a: the consumer pair from the
+ * variables, the token pair from them too, else from clever-tools.json.
+ */
 static int load_credentials(struct cfs_auth *a,
 			    const struct cfs_auth_source *src, char *err,
 			    size_t errlen)
@@ -266,17 +315,24 @@ static int load_credentials(struct cfs_auth *a,
 	const char *token = cfs_auth_get(src, "CLEVER_API_TOKEN");
 	const char *ck = cfs_auth_get(src, "CLEVER_CONSUMER_KEY");
 	const char *cs = cfs_auth_get(src, "CLEVER_CONSUMER_SECRET");
+	const char *t = cfs_auth_get(src, "CLEVER_TOKEN");
+	const char *ts = cfs_auth_get(src, "CLEVER_SECRET");
+	char tools_path[PATH_MAX];
+	json_t *tools = NULL;
+	int rc;
 
 	if (token)
 		return cfs_auth_set_bearer(a, token);
-	if (!ck || !cs) {
-		snprintf(err, errlen, "no Clever Cloud credentials: set "
-			 "CLEVER_API_TOKEN, or CLEVER_CONSUMER_KEY and "
-			 "CLEVER_CONSUMER_SECRET with CLEVER_TOKEN and "
-			 "CLEVER_SECRET (or `clever login`)");
-		return -EACCES;
-	}
-	return load_oauth1(a, src, ck, cs, err, errlen);
+	if (!t || !ts)
+		tools = load_clever_tools(&t, &ts, tools_path,
+					  sizeof(tools_path));
+	if (ck && cs && t && ts)
+		rc = cfs_auth_set_oauth1(a, ck, cs, t, ts);
+	else
+		rc = refuse_oauth1(src, tools ? tools_path : NULL, err,
+				   errlen);
+	json_decref(tools);
+	return rc;
 }
 
 static const char *default_url(const struct cfs_auth *auth)
@@ -299,7 +355,8 @@ const struct cfs_provider cfs_provider_clever = {
 	.description = "Clever Cloud",
 	.credentials_help =
 		"CLEVER_API_TOKEN, or CLEVER_TOKEN + CLEVER_SECRET +\n"
-		"CLEVER_CONSUMER_KEY + CLEVER_CONSUMER_SECRET",
+		"CLEVER_CONSUMER_KEY + CLEVER_CONSUMER_SECRET; the token\n"
+		"and secret may come from `clever login` instead",
 	.load_credentials = load_credentials,
 	.default_url = default_url,
 };

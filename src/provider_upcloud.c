@@ -10,6 +10,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -547,25 +548,76 @@ static const struct cfs_derivation upcloud_derivations[] = {
 	{ "month_to", "month", derive_month_to },
 };
 
-/* A token, or a username and password: never both. */
-static int load_credentials(struct cfs_auth *a,
-			    const struct cfs_auth_source *src, char *err,
-			    size_t errlen)
+/* The names one source gives UpCloud's credentials. */
+struct upcloud_keys {
+	const char *token;
+	const char *username;
+	const char *password;
+};
+
+static const struct upcloud_keys env_keys = {
+	"UPCLOUD_TOKEN", "UPCLOUD_USERNAME", "UPCLOUD_PASSWORD"
+};
+
+/* upctl's own names, in its configuration file */
+static const struct upcloud_keys upctl_keys = {
+	"token", "username", "password"
+};
+
+/*
+ * A token, or a username and password, from one source; 1 when it holds
+ * none of them (the next source's turn).  where ends the messages: ""
+ * for the environment, " in FILE" for a file.
+ */
+static int take_source(struct cfs_auth *a, const struct cfs_auth_source *src,
+		       const struct upcloud_keys *k, const char *where,
+		       char *err, size_t errlen)
 {
-	const char *token = cfs_auth_get(src, "UPCLOUD_TOKEN");
-	const char *user = cfs_auth_get(src, "UPCLOUD_USERNAME");
-	const char *pass = cfs_auth_get(src, "UPCLOUD_PASSWORD");
+	const char *token = cfs_auth_get(src, k->token);
+	const char *user = cfs_auth_get(src, k->username);
+	const char *pass = cfs_auth_get(src, k->password);
 
 	if (token && (user || pass)) {
-		snprintf(err, errlen, "both UPCLOUD_TOKEN and "
-			 "UPCLOUD_USERNAME/UPCLOUD_PASSWORD are set; "
-			 "keep one");
+		snprintf(err, errlen, "both %s and %s/%s are set%s; keep one",
+			 k->token, k->username, k->password, where);
 		return -EINVAL;
 	}
 	if (token)
 		return cfs_auth_set_bearer(a, token);
 	if (user && pass)
 		return cfs_auth_set_basic(a, user, pass);
+	if (user || pass) {
+		snprintf(err, errlen, "%s is set%s, but not %s",
+			 user ? k->username : k->password, where,
+			 user ? k->password : k->username);
+		return -EACCES;
+	}
+	return 1;
+}
+
+/* The environment first, then upctl's configuration file. */
+static int load_credentials(struct cfs_auth *a,
+			    const struct cfs_auth_source *src, char *err,
+			    size_t errlen)
+{
+	struct cfs_auth_source *upctl;
+	char where[PATH_MAX + 8];
+	int rc;
+
+	rc = take_source(a, src, &env_keys, "", err, errlen);
+	if (rc <= 0)
+		return rc;
+	rc = cfs_auth_config_load(src, "upctl.yaml", &upctl, err, errlen);
+	if (rc)
+		return rc;
+	if (upctl) {
+		snprintf(where, sizeof(where), " in %s",
+			 cfs_auth_source_path(upctl));
+		rc = take_source(a, upctl, &upctl_keys, where, err, errlen);
+		cfs_auth_config_free(upctl);
+		if (rc <= 0)
+			return rc;
+	}
 	snprintf(err, errlen, "no UpCloud credentials: set UPCLOUD_TOKEN, or "
 		 "UPCLOUD_USERNAME and UPCLOUD_PASSWORD");
 	return -EACCES;
@@ -588,7 +640,9 @@ const struct cfs_provider cfs_provider_upcloud = {
 	.nderivations = sizeof(upcloud_derivations) / sizeof(upcloud_derivations[0]),
 	.description = "UpCloud",
 	.credentials_help =
-		"UPCLOUD_TOKEN, or UPCLOUD_USERNAME + UPCLOUD_PASSWORD",
+		"UPCLOUD_TOKEN, or UPCLOUD_USERNAME + UPCLOUD_PASSWORD;\n"
+		"else token, or username + password, from upctl's\n"
+		"$XDG_CONFIG_HOME/upctl.yaml (~/.config/upctl.yaml)",
 	.load_credentials = load_credentials,
 	.default_url = default_url,
 };

@@ -1,6 +1,6 @@
 /*
- * util.c - blobs, buffers, fingerprints and time conversions shared by
- * every other module.
+ * util.c - blobs, buffers, fingerprints, time conversions and numbers
+ * with units, shared by every other module.
  */
 #define _GNU_SOURCE
 #include "util.h"
@@ -224,5 +224,28 @@ int cfs_parse_month(const char *s, time_t *first, time_t *last)
 	*first = timegm(&tm);
 	tm.tm_mon += 1;
 	*last = timegm(&tm) - 1;
+	return 0;
+}
+
+int cfs_parse_scaled(const char *s, const struct cfs_unit *units,
+		     unsigned long long max, unsigned long long *out)
+{
+	const struct cfs_unit *u;
+	unsigned long long v;
+	char *end;
+
+	/* strtoull takes blanks and signs, and wraps negative numbers */
+	if (!isdigit((unsigned char)s[0]))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	for (u = units; u->suffix; u++)
+		if (strcmp(end, u->suffix) == 0)
+			break;
+	if (!u->suffix || v > max / u->scale)
+		return -EINVAL;
+	*out = v * u->scale;
 	return 0;
 }

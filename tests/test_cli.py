@@ -3,6 +3,7 @@
 -o ro, -o max_conns, -o cache_dir, and mounting through mount(8) as fstab does.
 """
 
+import base64
 import errno
 import json
 import os
@@ -101,10 +102,27 @@ def spawn(sim, workdir):
 def test_help(flag):
     done = subprocess.run([CLOUDFS, flag], capture_output=True, text=True, timeout=TIMEOUT)
     assert done.returncode == 0
-    text = done.stdout.lower()
-    assert "usage" in text and "clever" in text and "upcloud" in text
-    for opt in ("api_url", "ttl", "max_conns", "credentials", "ro"):
-        assert opt in text, opt
+    text = done.stdout
+    # named as a command is, not by the path it was run from
+    assert text.startswith("usage: cloudfs SOURCE MOUNTPOINT "), text.splitlines()[0]
+    assert "clever" in text and "upcloud" in text
+    # sshfs's layout: ours, then libfuse's, then where credentials come from
+    ours = text.index("\ncloudfs options:\n")
+    fuse = text.index("\nFUSE options:\n")
+    creds = text.index("\nCredentials")
+    assert ours < fuse < creds
+    for opt in ("api_url=", "ttl=DURATION", "timeout=DURATION", "max_conns=", "credentials=",
+                "write_buffer=", "cache_dir=", "-o ro", "nonempty"):
+        assert opt in text[ours:fuse], opt
+    for opt in ("allow_other", "auto_unmount", "umask="):
+        assert opt in text[fuse:creds], opt
+    for source in ("CLEVER_API_TOKEN", "clever login", "UPCLOUD_TOKEN", "upctl.yaml"):
+        assert source in text[creds:], source
+
+
+def library_version(name):
+    return subprocess.run(["pkg-config", "--modversion", name], capture_output=True, text=True,
+                          check=True).stdout.strip()
 
 
 @pytest.mark.parametrize("flag", ["-V", "--version"])
@@ -113,7 +131,12 @@ def test_version(flag):
         version = re.search(r"version\s*:\s*'([^']+)'", f.read()).group(1)
     done = subprocess.run([CLOUDFS, flag], capture_output=True, text=True, timeout=TIMEOUT)
     assert done.returncode == 0
-    assert done.stdout.startswith("cloudfs ") and version in done.stdout.split("\n")[0]
+    line = done.stdout.split("\n")[0]
+    assert line.startswith("cloudfs " + version + " "), line
+    assert "libfuse " + library_version("fuse3") in line, line
+    assert "libcurl/" + library_version("libcurl") in line, line
+    assert "jansson " + library_version("jansson") in line, line
+    assert "libyaml " + library_version("yaml-0.1") in line, line
 
 
 # -- the mount-time check -----------------------------------------------------------------------
@@ -151,6 +174,8 @@ def test_an_unreachable_api_ends_the_command(sim, workdir):
     ["clever", "MNT", "-f", "-o", "max_conns=0"],
     ["clever", "MNT", "-f", "-o", "max_conns=many"],
     ["clever", "MNT", "-f", "-o", "ttl=soon"],
+    ["clever", "MNT", "-f", "-o", "ttl=5M"],
+    ["clever", "MNT", "-f", "-o", "timeout=0s"],
     ["dropbox", "MNT", "-f"],
     ["clever"],
 ])
@@ -158,6 +183,22 @@ def test_a_bad_option_ends_the_command(sim, workdir, args):
     sim.reset()
     done = fail_to_mount(workdir, *args, "-o", "api_url=" + sim.url, env=clever_env(sim, workdir))
     assert_one_line_failure(done)
+
+
+def test_durations_take_a_unit(sim, mount_fs):
+    m = mount_fs("clever", "ttl=1m", "timeout=1m")
+    read_json(m.p("self.json"))
+    sim.clear_requests()
+    time.sleep(1.2)   # past a ttl of 1 second, well within one of 1 minute
+    read_json(m.p("self.json"))
+    assert sim.requests() == []
+
+
+def test_a_bad_duration_names_the_accepted_forms(sim, workdir):
+    done = fail_to_mount(workdir, "clever", "MNT", "-f", "-o", "api_url=" + sim.url + ",ttl=10x",
+                         env=clever_env(sim, workdir))
+    line = assert_one_line_failure(done)
+    assert "'10x'" in line and all(form in line for form in ("90s", "5m", "1h")), line
 
 
 # -- credentials ------------------------------------------------------------------------------
@@ -220,6 +261,61 @@ def test_clever_tools_json_with_the_consumer_pair_in_the_environment(sim, mount_
     assert read_json(m.p("self.json")) == sim.state()["clever"]["self"]
     auths = {r["headers"].get("authorization", "") for r in sim.requests()}
     assert all(f'oauth_token="{c["token"]}"' in a for a in auths), auths
+
+
+def write_upctl_yaml(env, text, mode=0o600):
+    os.makedirs(env["XDG_CONFIG_HOME"], exist_ok=True)
+    path = os.path.join(env["XDG_CONFIG_HOME"], "upctl.yaml")
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["token", "password"])
+def test_upctl_yaml_when_the_environment_has_none(sim, mount_fs, workdir, kind):
+    c = sim.credentials()["upcloud"]
+    env = bare_env(workdir)
+    if kind == "token":
+        write_upctl_yaml(env, f"# written by hand\ntoken: \"{c['token']}\"  # upctl's key\n")
+        want = "Bearer " + c["token"]
+    else:
+        write_upctl_yaml(env, f"username: '{c['username']}'\npassword: \"{c['password']}\"\n")
+        want = "Basic " + base64.b64encode(f"{c['username']}:{c['password']}".encode()).decode()
+    m = mount_fs("upcloud", env=env)
+    assert read_json(m.p("account.json")) == sim.state()["upcloud"]["account"]
+    auths = {r["headers"].get("authorization", "") for r in sim.requests()}
+    assert auths == {want}
+
+
+def test_an_upctl_yaml_open_to_others_is_refused(sim, workdir):
+    sim.reset()
+    env = bare_env(workdir)
+    path = write_upctl_yaml(env, f"token: {sim.credentials()['upcloud']['token']}\n", 0o644)
+    done = fail_to_mount(workdir, "upcloud", "MNT", "-f", "-o", "api_url=" + sim.url, env=env)
+    line = assert_one_line_failure(done)
+    assert path in line and "chmod 600" in line, line
+    assert sim.requests() == []
+
+
+@pytest.mark.parametrize("tools", [False, True])
+def test_an_oauth_token_without_the_consumer_pair_says_so(sim, workdir, tools):
+    sim.reset()
+    c = sim.credentials()["clever"]
+    env = bare_env(workdir)
+    if tools:
+        os.makedirs(os.path.join(env["XDG_CONFIG_HOME"], "clever-cloud"))
+        with open(os.path.join(env["XDG_CONFIG_HOME"], "clever-cloud", "clever-tools.json"), "w") as f:
+            json.dump({"token": c["token"], "secret": c["secret"]}, f)
+    else:
+        env.update(CLEVER_TOKEN=c["token"], CLEVER_SECRET=c["secret"])
+    done = fail_to_mount(workdir, "clever", "MNT", "-f", "-o", "api_url=" + sim.url, env=env)
+    line = assert_one_line_failure(done)
+    assert "OAuth consumer" in line and "CLEVER_CONSUMER_KEY and CLEVER_CONSUMER_SECRET" in line, line
+    assert "CLEVER_API_TOKEN instead" in line, line
+    assert ("clever-tools.json" in line) == tools, line
+    assert c["token"] not in line and c["secret"] not in line
+    assert sim.requests() == []
 
 
 # -- -d, -s ----------------------------------------------------------------------------------------

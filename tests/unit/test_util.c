@@ -1,4 +1,7 @@
-/* Unit tests of the date parsers and the growable buffer. */
+/*
+ * Unit tests of the date parsers, numbers with units and the growable
+ * buffer.
+ */
 #include "check.h"
 #include "util.h"
 
@@ -39,6 +42,40 @@ static void test_month(void)
 	CHECK(cfs_parse_month("+025-01", &first, &last) != 0);
 }
 
+static void test_scaled(void)
+{
+	static const struct cfs_unit seconds[] = {
+		{ "", 1 }, { "s", 1 }, { "m", 60 }, { "h", 3600 },
+		{ NULL, 0 }
+	};
+	unsigned long long v;
+
+	CHECK(cfs_parse_scaled("90", seconds, 86400, &v) == 0 && v == 90);
+	CHECK(cfs_parse_scaled("90s", seconds, 86400, &v) == 0 && v == 90);
+	CHECK(cfs_parse_scaled("5m", seconds, 86400, &v) == 0 && v == 300);
+	CHECK(cfs_parse_scaled("1h", seconds, 86400, &v) == 0 && v == 3600);
+	CHECK(cfs_parse_scaled("0m", seconds, 86400, &v) == 0 && v == 0);
+	CHECK(cfs_parse_scaled("24h", seconds, 86400, &v) == 0 && v == 86400);
+	/* past max, before and after scaling */
+	CHECK(cfs_parse_scaled("86401", seconds, 86400, &v) != 0);
+	CHECK(cfs_parse_scaled("25h", seconds, 86400, &v) != 0);
+	CHECK(cfs_parse_scaled("99999999999999999999", seconds, ~0ULL,
+			       &v) != 0);
+	CHECK(cfs_parse_scaled("5000000000000000000h", seconds, ~0ULL,
+			       &v) != 0);
+	/* what strtoull would take, and what no unit is */
+	CHECK(cfs_parse_scaled("", seconds, 86400, &v) != 0);
+	CHECK(cfs_parse_scaled("s", seconds, 86400, &v) != 0);
+	CHECK(cfs_parse_scaled(" 5", seconds, 86400, &v) != 0);
+	CHECK(cfs_parse_scaled("-5", seconds, 86400, &v) != 0);
+	CHECK(cfs_parse_scaled("+5", seconds, 86400, &v) != 0);
+	CHECK(cfs_parse_scaled("5 m", seconds, 86400, &v) != 0);
+	CHECK(cfs_parse_scaled("5M", seconds, 86400, &v) != 0);
+	CHECK(cfs_parse_scaled("5ms", seconds, 86400, &v) != 0);
+	CHECK(cfs_parse_scaled("1.5h", seconds, 86400, &v) != 0);
+	CHECK(cfs_parse_scaled("0x10", seconds, 86400, &v) != 0);
+}
+
 static void test_buf(void)
 {
 	struct cfs_buf b = { 0 };
@@ -60,6 +97,7 @@ int main(void)
 {
 	test_iso8601();
 	test_month();
+	test_scaled();
 	test_buf();
 	return 0;
 }
