@@ -21,12 +21,12 @@ enum cfs_auth_kind { CFS_AUTH_BEARER, CFS_AUTH_OAUTH1, CFS_AUTH_BASIC };
 
 struct cfs_auth {
 	enum cfs_auth_kind kind;
-	char *token;            /* bearer token, or OAuth token */
-	char *token_secret;     /* OAuth */
-	char *consumer_key;     /* OAuth */
-	char *consumer_secret;  /* OAuth */
-	char *username;         /* Basic */
-	char *password;         /* Basic */
+	char *token;	       /* bearer token, or OAuth token */
+	char *token_secret;    /* OAuth */
+	char *consumer_key;    /* OAuth */
+	char *consumer_secret; /* OAuth */
+	char *username;	       /* Basic */
+	char *password;	       /* Basic */
 };
 
 /* The credentials file's variables, or the environment's. */
@@ -44,8 +44,7 @@ typedef int (*cfs_auth_load_fn)(struct cfs_auth *a,
 int cfs_auth_load(struct cfs_auth *a, cfs_auth_load_fn load,
 		  const char *credentials_file, char *err, size_t errlen);
 /* A variable's value; NULL when it is unset or empty. */
-const char *cfs_auth_get(const struct cfs_auth_source *src,
-			 const char *name);
+const char *cfs_auth_get(const struct cfs_auth_source *src, const char *name);
 /* $XDG_CONFIG_HOME/<name>, else ~/.config/<name>; -ENOENT with neither. */
 int cfs_auth_config_path(const char *name, char *path, size_t len);
 /*
@@ -56,9 +55,9 @@ int cfs_auth_config_path(const char *name, char *path, size_t len);
  * credentials file when group or others may use it.  0 with *conf NULL
  * when there is no such file; -errno with a one-line reason in err.
  */
-int cfs_auth_config_load(const struct cfs_auth_source *src,
-			 const char *name, struct cfs_auth_source **conf,
-			 char *err, size_t errlen);
+int cfs_auth_config_load(const struct cfs_auth_source *src, const char *name,
+			 struct cfs_auth_source **conf, char *err,
+			 size_t errlen);
 /* Where a configuration file was read from, for messages. */
 const char *cfs_auth_source_path(const struct cfs_auth_source *conf);
 void cfs_auth_config_free(struct cfs_auth_source *conf);

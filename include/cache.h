@@ -42,12 +42,12 @@ struct cfs_cache;
 struct cfs_resp {
 	int refs;
 	struct cfs_blob *body;
-	json_t *json;               /* NULL unless the body is JSON */
-	char *path;                 /* as requested, for xattrs */
+	json_t *json; /* NULL unless the body is JSON */
+	char *path;   /* as requested, for xattrs */
 	char request_id[128];
-	char last_event_id[128];    /* event streams: where to resume */
+	char last_event_id[128]; /* event streams: where to resume */
 	double fetched_at;
-	uint64_t gen;               /* distinct for every response */
+	uint64_t gen; /* distinct for every response */
 };
 
 struct cfs_cache *cfs_cache_new(struct cfs_http *http, unsigned int ttl);
@@ -67,8 +67,7 @@ int cfs_cache_get_with(struct cfs_cache *c, const char *path,
 		       struct cfs_resp **out);
 /* Every plain GET goes to fetch instead of the HTTP layer, and prefetches
  * do nothing: how the engine's unit tests serve canned responses. */
-void cfs_cache_set_source(struct cfs_cache *c, cfs_fetch_fn fetch,
-			  void *arg);
+void cfs_cache_set_source(struct cfs_cache *c, cfs_fetch_fn fetch, void *arg);
 /* Starts the missing ones of n fetches (accepts[i] for paths[i], or all
  * JSON if accepts is NULL) in parallel and waits for them; background
  * ones queue behind every request a process waits on (read-ahead). */

@@ -25,8 +25,7 @@ struct cfs_disk_meta {
 };
 
 /* dir NULL: $XDG_CACHE_HOME/cloudfs or ~/.cache/cloudfs. */
-struct cfs_diskcache *cfs_diskcache_open(const char *dir,
-					 const char *api_url);
+struct cfs_diskcache *cfs_diskcache_open(const char *dir, const char *api_url);
 void cfs_diskcache_close(struct cfs_diskcache *d);
 
 int cfs_diskcache_get(struct cfs_diskcache *d, const char *path,

@@ -27,15 +27,15 @@ struct cfs_resp;
 
 /* What knowing a listed entry's exact attributes costs. */
 enum cfs_cost {
-	CFS_COST_NONE,          /* nothing: the listing holds them */
-	CFS_COST_FETCH,         /* a GET each, worth making for a listing */
-	CFS_COST_CACHED,        /* a GET each: known only if cached already */
-	CFS_COST_NEVER,         /* a log snapshot: never for a listing */
+	CFS_COST_NONE,	 /* nothing: the listing holds them */
+	CFS_COST_FETCH,	 /* a GET each, worth making for a listing */
+	CFS_COST_CACHED, /* a GET each: known only if cached already */
+	CFS_COST_NEVER,	 /* a log snapshot: never for a listing */
 };
 
 struct cfs_fetch_ctx {
 	struct cfs_cache *cache;
-	unsigned int log_lines;     /* events in a log snapshot */
+	unsigned int log_lines; /* events in a log snapshot */
 };
 
 /* A growing file's follower: opaque to all but its kind. */

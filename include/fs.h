@@ -41,10 +41,10 @@ struct cfs_fs {
 	/* every open file, so that shutdown frees what was never released */
 	struct open_file *open_files;
 	pthread_mutex_t open_lock;
-	size_t write_max;           /* a write buffer's cap (-o write_buffer) */
-	unsigned int turn_timeout;  /* seconds a writer waits: -o timeout */
-	int ro;                     /* -o ro: every file 0444, directory 0555 */
-	uid_t uid;                  /* the mounting user owns everything */
+	size_t write_max;	   /* a write buffer's cap (-o write_buffer) */
+	unsigned int turn_timeout; /* seconds a writer waits: -o timeout */
+	int ro;			   /* -o ro: every file 0444, directory 0555 */
+	uid_t uid;		   /* the mounting user owns everything */
 	gid_t gid;
 };
 

@@ -35,27 +35,27 @@ struct cfs_auth;
 struct cfs_http;
 
 struct cfs_http_request {
-	const char *method;         /* "GET", "PUT", ... */
-	const char *path;           /* escaped, appended to the base URL */
-	const char *accept;         /* NULL: application/json */
-	const char *body;           /* NULL: none */
+	const char *method; /* "GET", "PUT", ... */
+	const char *path;   /* escaped, appended to the base URL */
+	const char *accept; /* NULL: application/json */
+	const char *body;   /* NULL: none */
 	size_t body_len;
-	const char *content_type;   /* of body */
+	const char *content_type; /* of body */
 	/* read-ahead: queued behind every request a process waits on, and
 	 * never in the last free connection */
 	int background;
 };
 
 struct cfs_http_response {
-	long status;                /* 0: no HTTP answer */
-	int err;                    /* 0 on 2xx, else the mapped -errno */
-	struct cfs_blob *body;      /* 2xx only */
-	json_t *json;               /* parsed body when it is JSON */
+	long status;	       /* 0: no HTTP answer */
+	int err;	       /* 0 on 2xx, else the mapped -errno */
+	struct cfs_blob *body; /* 2xx only */
+	json_t *json;	       /* parsed body when it is JSON */
 	char content_type[128];
 	char request_id[128];
-	char message[512];          /* the API's error text or curl's */
-	char last_event_id[128];    /* event streams: where to resume */
-	double fetched_at;          /* wall clock */
+	char message[512];	 /* the API's error text or curl's */
+	char last_event_id[128]; /* event streams: where to resume */
+	double fetched_at;	 /* wall clock */
 };
 
 struct cfs_http *cfs_http_new(const char *base_url,
@@ -82,15 +82,15 @@ void cfs_http_response_clear(struct cfs_http_response *rs);
  * A streamed GET (server-sent events), in the calling thread and outside
  * the max_conns cap: body bytes of a 2xx answer go to on_data as they
  * arrive, until the server closes, on_data returns non-zero, *stop turns
- * non-zero (read atomically), or nothing arrives for idle_seconds.  No retries: the caller
- * resumes with last_event_id.  rs gets the status, errno, request id and,
+ * non-zero (read atomically), or nothing arrives for idle_seconds.  No
+ * retries: the caller resumes with last_event_id.  rs gets the status, errno, request id and,
  * for an error answer, the API's message; never a body.
  */
 typedef int (*cfs_http_data_fn)(void *arg, const char *data, size_t len);
 int cfs_http_stream(struct cfs_http *h, const char *path,
 		    const char *last_event_id, unsigned int idle_seconds,
-		    const int *stop, cfs_http_data_fn on_data,
-		    void *arg, struct cfs_http_response *rs);
+		    const int *stop, cfs_http_data_fn on_data, void *arg,
+		    struct cfs_http_response *rs);
 
 /* SPEC 5.6: 400/422 EINVAL, 401/403 EACCES, 404 ENOENT, 409 EEXIST. */
 int cfs_http_status_errno(long status);

@@ -29,13 +29,13 @@ struct cfs_listing_dep {
 };
 
 struct cfs_listing {
-	int refs;               /* atomic, once published */
+	int refs; /* atomic, once published */
 	size_t n;
 	size_t cap;
-	char **names;           /* unique, in the API's order */
+	char **names; /* unique, in the API's order */
 	json_t **items;
-	struct cfs_resp *src;   /* the response it came from (xattrs) */
-	struct cfs_hashmap *index;  /* name -> position + 1 */
+	struct cfs_resp *src;	   /* the response it came from (xattrs) */
+	struct cfs_hashmap *index; /* name -> position + 1 */
 	size_t ndeps;
 	struct cfs_listing_dep *deps;
 };

@@ -8,7 +8,12 @@
 #ifndef CFS_LOG_H
 #define CFS_LOG_H
 
-enum cfs_log_level { CFS_LOG_ERROR, CFS_LOG_WARN, CFS_LOG_INFO, CFS_LOG_DEBUG };
+enum cfs_log_level {
+	CFS_LOG_ERROR,
+	CFS_LOG_WARN,
+	CFS_LOG_INFO,
+	CFS_LOG_DEBUG
+};
 
 void cfs_log_init(int debug, int foreground);
 /* While quiet (and without -d), warnings are not logged either: the

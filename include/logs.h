@@ -55,8 +55,8 @@ int cfs_logs_last_date(const char *lines, size_t len, time_t *out);
 
 /* The snapshot at path: rs->body holds the lines, rs->last_event_id the
  * id to follow from. */
-int cfs_logs_snapshot(struct cfs_http *h, const char *path,
-		      unsigned int limit, struct cfs_http_response *rs);
+int cfs_logs_snapshot(struct cfs_http *h, const char *path, unsigned int limit,
+		      struct cfs_http_response *rs);
 
 /* Starts following path after last_id; initial is the snapshot shown,
  * and mtime its mtime. */

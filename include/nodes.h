@@ -66,9 +66,8 @@ void cfs_nodes_set_cap(struct cfs_nodes *n, size_t cap);
 
 /* 0 and a reference to path's content if it was rendered from version,
  * with its mtime; -ENOENT if not held. */
-int cfs_nodes_content(struct cfs_nodes *n, const char *path,
-		      uint64_t version, struct cfs_blob **content,
-		      time_t *mtime);
+int cfs_nodes_content(struct cfs_nodes *n, const char *path, uint64_t version,
+		      struct cfs_blob **content, time_t *mtime);
 /* Holds content, rendered from version, as path's: its fingerprint makes
  * the mtime. */
 int cfs_nodes_keep(struct cfs_nodes *n, const char *path, uint64_t version,

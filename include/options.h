@@ -14,19 +14,19 @@ struct cfs_provider;
 struct fuse_args;
 
 struct cfs_options {
-	char *source;           /* a provider's name */
-	const struct cfs_provider *provider;    /* source's, or NULL */
+	char *source;			     /* a provider's name */
+	const struct cfs_provider *provider; /* source's, or NULL */
 	char *mountpoint;
-	char *api_url;          /* NULL: the provider's default */
-	char *credentials;      /* KEY=VALUE file, NULL: the environment */
-	char *cache_dir;        /* persistent cache; NULL: XDG default */
-	unsigned int ttl;       /* seconds API data stays fresh */
+	char *api_url;		/* NULL: the provider's default */
+	char *credentials;	/* KEY=VALUE file, NULL: the environment */
+	char *cache_dir;	/* persistent cache; NULL: XDG default */
+	unsigned int ttl;	/* seconds API data stays fresh */
 	unsigned int max_conns; /* API requests in flight at once */
-	unsigned int timeout;   /* seconds one request may take */
+	unsigned int timeout;	/* seconds one request may take */
 	unsigned int log_lines; /* events in a log snapshot */
-	size_t write_buffer;    /* bytes one open file may buffer for writing */
-	size_t node_cache;      /* bytes of rendered files kept in memory */
-	int nonempty;           /* mount over a directory that holds files */
+	size_t write_buffer; /* bytes one open file may buffer for writing */
+	size_t node_cache;   /* bytes of rendered files kept in memory */
+	int nonempty;	     /* mount over a directory that holds files */
 	int ro;
 	int foreground;
 	int debug;
@@ -39,8 +39,8 @@ struct cfs_options {
  * Fills o from args and removes what cloudfs consumed.  On a bad command
  * line returns -EINVAL with a one-line reason in err.
  */
-int cfs_options_parse(struct fuse_args *args, struct cfs_options *o,
-		      char *err, size_t errlen);
+int cfs_options_parse(struct fuse_args *args, struct cfs_options *o, char *err,
+		      size_t errlen);
 /*
  * -h: cloudfs's options, libfuse's (those of the modules args names too),
  * then each provider's credentials.

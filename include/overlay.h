@@ -39,11 +39,10 @@ struct cfs_temp *cfs_overlay_temp(struct cfs_overlay *o, const char *path);
 int cfs_overlay_create(struct cfs_overlay *o, const char *path,
 		       struct cfs_temp **out);
 /* Puts a temporary file at path, holding a copy of data. */
-int cfs_overlay_put(struct cfs_overlay *o, const char *path,
-		    const char *data, size_t len);
+int cfs_overlay_put(struct cfs_overlay *o, const char *path, const char *data,
+		    size_t len);
 int cfs_overlay_unlink(struct cfs_overlay *o, const char *path);
-int cfs_overlay_move(struct cfs_overlay *o, const char *from,
-		     const char *to);
+int cfs_overlay_move(struct cfs_overlay *o, const char *from, const char *to);
 /* Calls emit for every temporary file directly inside dir. */
 int cfs_overlay_list(struct cfs_overlay *o, const char *dir,
 		     int (*emit)(void *arg, const char *name), void *arg);

@@ -19,16 +19,16 @@
 
 struct cfs_provider {
 	/* what the tree engine uses */
-	const char *name;       /* SOURCE: "clever" */
+	const char *name;	/* SOURCE: "clever" */
 	const char *check_path; /* the cheap call made at mount time */
 	const struct cfs_route *routes;
 	size_t nroutes;
 	const struct cfs_lister *listers;
 	size_t nlisters;
-	const struct cfs_derivation *derivations;   /* {@name} */
+	const struct cfs_derivation *derivations; /* {@name} */
 	size_t nderivations;
 	/* what the command uses */
-	const char *description;        /* -h: "Clever Cloud" */
+	const char *description; /* -h: "Clever Cloud" */
 	/* -h: its variables, on lines separated by '\n' */
 	const char *credentials_help;
 	cfs_auth_load_fn load_credentials;

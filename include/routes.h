@@ -28,22 +28,22 @@ struct cfs_jpath {
 };
 
 enum cfs_tok_kind {
-	CFS_TOK_TEXT,           /* literal text */
-	CFS_TOK_VAR,            /* {var}: its value, URL-escaped */
-	CFS_TOK_FIELD,          /* {var.field}: a field of its item */
-	CFS_TOK_DERIVED,        /* {@name}: what the provider derives */
+	CFS_TOK_TEXT,	 /* literal text */
+	CFS_TOK_VAR,	 /* {var}: its value, URL-escaped */
+	CFS_TOK_FIELD,	 /* {var.field}: a field of its item */
+	CFS_TOK_DERIVED, /* {@name}: what the provider derives */
 };
 
 struct cfs_tok {
 	enum cfs_tok_kind kind;
-	char *text;                             /* TEXT */
-	size_t slot;                            /* VAR, FIELD */
-	struct cfs_jpath field;                 /* FIELD */
-	const struct cfs_derivation *derived;   /* DERIVED */
+	char *text;			      /* TEXT */
+	size_t slot;			      /* VAR, FIELD */
+	struct cfs_jpath field;		      /* FIELD */
+	const struct cfs_derivation *derived; /* DERIVED */
 };
 
 struct cfs_template {
-	size_t n;               /* 0: the row has no such template */
+	size_t n; /* 0: the row has no such template */
 	struct cfs_tok *tok;
 };
 
@@ -69,12 +69,12 @@ struct cfs_croute {
 	size_t nseg;
 	struct cfs_segment seg[CFS_MAX_DEPTH];
 	size_t nvars;
-	const char *var[CFS_MAX_DEPTH];         /* slot -> its name */
+	const char *var[CFS_MAX_DEPTH]; /* slot -> its name */
 	/* def[s]: the route whose last segment binds slot s */
 	const struct cfs_croute *def[CFS_MAX_DEPTH];
-	struct cfs_croute **children;           /* most specific first */
+	struct cfs_croute **children; /* most specific first */
 	size_t nchildren;
-	const struct cfs_lister *lister;        /* list = "@name" */
+	const struct cfs_lister *lister; /* list = "@name" */
 	struct cfs_template list, get, link, write_path;
 	struct cfs_template *drops;
 	size_t ndrops;
@@ -85,12 +85,12 @@ struct cfs_croute {
 struct cfs_routes {
 	const struct cfs_provider *p;
 	size_t n;
-	struct cfs_croute *route;               /* route[0] is the root */
+	struct cfs_croute *route; /* route[0] is the root */
 };
 
 /* NULL and err filled ("route table of P: row 'PATTERN': REASON"). */
-struct cfs_routes *cfs_routes_compile(const struct cfs_provider *p,
-				      char *err, size_t errlen);
+struct cfs_routes *cfs_routes_compile(const struct cfs_provider *p, char *err,
+				      size_t errlen);
 void cfs_routes_free(struct cfs_routes *rt);
 
 /* The route of a path split into n components, or NULL.  The most
@@ -100,8 +100,8 @@ const struct cfs_croute *cfs_routes_match(const struct cfs_routes *rt,
 					  char *const *comp, size_t n);
 /* The value a {var} segment takes from a component; -ENOENT if it does
  * not fit (or, for a literal segment, is not it). */
-int cfs_segment_value(const struct cfs_segment *s, const char *comp,
-		      char *out, size_t len);
+int cfs_segment_value(const struct cfs_segment *s, const char *comp, char *out,
+		      size_t len);
 
 json_t *cfs_jpath_get(json_t *j, const struct cfs_jpath *p);
 int cfs_cond_holds(const struct cfs_cond *c, json_t *item);

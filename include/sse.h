@@ -23,9 +23,9 @@
 
 /* The strings belong to the parser and live until the callback returns. */
 struct cfs_sse_event {
-	const char *id;         /* the last event id in force ("" if none) */
-	const char *event;      /* the type; "message" when no event: field */
-	const char *data;       /* data: lines joined with "\n", no final \n */
+	const char *id;	   /* the last event id in force ("" if none) */
+	const char *event; /* the type; "message" when no event: field */
+	const char *data;  /* data: lines joined with "\n", no final \n */
 	size_t data_len;
 };
 
@@ -43,7 +43,7 @@ int cfs_sse_feed(struct cfs_sse_parser *p, const char *buf, size_t len);
  * last blank line, so an id: whose event never completed is not in it.
  */
 const char *cfs_sse_last_id(const struct cfs_sse_parser *p);
-long cfs_sse_retry_ms(const struct cfs_sse_parser *p);   /* -1 if none */
+long cfs_sse_retry_ms(const struct cfs_sse_parser *p); /* -1 if none */
 void cfs_sse_free(struct cfs_sse_parser *p);
 
 #endif

@@ -29,13 +29,12 @@
 enum cfs_kind { CFS_DIR, CFS_FILE, CFS_LINK, CFS_NEWFILE };
 
 enum cfs_render {
-	CFS_RENDER_JSON,        /* pretty-printed, newline-terminated */
-	CFS_RENDER_RAW,         /* the body as the API sent it */
-	CFS_RENDER_LABELS,      /* [{key, value}] -> "key=value" lines */
-	CFS_RENDER_LINES,       /* array of strings -> one per line */
-	CFS_RENDER_SCALAR,      /* one value -> value + "\n" */
+	CFS_RENDER_JSON,   /* pretty-printed, newline-terminated */
+	CFS_RENDER_RAW,	   /* the body as the API sent it */
+	CFS_RENDER_LABELS, /* [{key, value}] -> "key=value" lines */
+	CFS_RENDER_LINES,  /* array of strings -> one per line */
+	CFS_RENDER_SCALAR, /* one value -> value + "\n" */
 };
-
 
 struct cfs_vars;
 
@@ -45,36 +44,39 @@ typedef int (*cfs_encode_fn)(const struct cfs_vars *v, const char *data,
 typedef int (*cfs_writable_fn)(const struct cfs_vars *v);
 
 struct cfs_route {
-	const char *pattern;    /* "orgs/{owner}/apps/{app}/app.json" */
+	const char *pattern; /* "orgs/{owner}/apps/{app}/app.json" */
 	enum cfs_kind kind;
 	/* names of a pattern ending in a {variable}: */
-	const char *list;       /* API path template, or "@lister" */
-	const char *list_at;    /* dotted path of the array in the response */
-	const char *key;        /* item field giving the name */
-	const char *where;      /* keep items with "field=value"/"field!=value" */
+	const char *list;    /* API path template, or "@lister" */
+	const char *list_at; /* dotted path of the array in the response */
+	const char *key;     /* item field giving the name */
+	const char *where;   /* keep items with "field=value"/"field!=value" */
 	/* what a file holds: */
-	const char *get;        /* API path template; NULL: the named item */
-	const char *accept;     /* Accept of get; NULL: application/json */
-	const char *at;         /* dotted path of what to render */
+	const char *get;    /* API path template; NULL: the named item */
+	const char *accept; /* Accept of get; NULL: application/json */
+	const char *at;	    /* dotted path of what to render */
 	enum cfs_render render;
-	const char *mtime;      /* item field with the resource's own date */
-	const char *link;       /* symlink target template */
-	const char *only_if;    /* "var.dotted.field=value" */
-	const struct cfs_fetch_kind *fetch;     /* NULL: cfs_fetch_get */
+	const char *mtime;   /* item field with the resource's own date */
+	const char *link;    /* symlink target template */
+	const char *only_if; /* "var.dotted.field=value" */
+	const struct cfs_fetch_kind *fetch; /* NULL: cfs_fetch_get */
 	/*
 	 * Writes: what closing a written file sends (CFS_FILE), what
 	 * closing a created one sends (CFS_NEWFILE), or what rmdir sends
 	 * (CFS_DIR).
 	 */
 	const char *write_method;
-	const char *write_path; /* API path template */
-	cfs_encode_fn encode;   /* NULL: no body */
-	cfs_writable_fn writable;   /* NULL: always, given write_method */
-	const char *drops;      /* '|'-separated API path prefixes it stales */
+	const char *write_path;	  /* API path template */
+	cfs_encode_fn encode;	  /* NULL: no body */
+	cfs_writable_fn writable; /* NULL: always, given write_method */
+	const char *drops; /* '|'-separated API path prefixes it stales */
 };
 
 /* One row: CFS_ROUTE("zones/{zone}.json", CFS_FILE, .list = ...). */
-#define CFS_ROUTE(pat, k, ...) { .pattern = (pat), .kind = (k), __VA_ARGS__ }
+#define CFS_ROUTE(pat, k, ...)                                                \
+	{                                                                     \
+		.pattern = (pat), .kind = (k), __VA_ARGS__                    \
+	}
 
 struct cfs_provider;
 struct cfs_resp;
@@ -88,8 +90,8 @@ struct cfs_vars {
 	size_t n;
 	const char *name[CFS_MAX_DEPTH];
 	char *value[CFS_MAX_DEPTH];
-	json_t *item[CFS_MAX_DEPTH];        /* the item that named it */
-	struct cfs_resp *src[CFS_MAX_DEPTH];/* the response it came from */
+	json_t *item[CFS_MAX_DEPTH];	     /* the item that named it */
+	struct cfs_resp *src[CFS_MAX_DEPTH]; /* the response it came from */
 };
 
 const char *cfs_vars_value(const struct cfs_vars *v, const char *name);
@@ -98,7 +100,7 @@ json_t *cfs_vars_item(const struct cfs_vars *v, const char *name);
 struct cfs_listing;
 
 struct cfs_lister {
-	const char *name;       /* "@owners" */
+	const char *name; /* "@owners" */
 	int (*list)(struct cfs_tree *t, const struct cfs_vars *v,
 		    struct cfs_listing *out);
 	/* names that resolve although not listed; NULL: none */
@@ -108,7 +110,7 @@ struct cfs_lister {
 /* {@name} in templates: what the provider computes from the variables. */
 struct cfs_derivation {
 	const char *name;
-	const char *needs;      /* the variable it reads, or NULL */
+	const char *needs; /* the variable it reads, or NULL */
 	int (*derive)(struct cfs_tree *t, const struct cfs_vars *v,
 		      struct cfs_buf *out);
 };
@@ -116,24 +118,24 @@ struct cfs_derivation {
 /* What FUSE needs to know of one path. */
 struct cfs_node {
 	enum cfs_kind kind;
-	int writable;               /* files: 0644; dirs: 0755 */
-	int takes_writes;           /* a file with a write; maybe one the
+	int writable;		  /* files: 0644; dirs: 0755 */
+	int takes_writes;	  /* a file with a write; maybe one the
 				     * API refuses: EINVAL at close */
-	struct cfs_blob *content;   /* files */
-	char *link;                 /* symlinks */
+	struct cfs_blob *content; /* files */
+	char *link;		  /* symlinks */
 	time_t mtime;
-	char *url;                  /* API URL it came from, or NULL */
+	char *url; /* API URL it came from, or NULL */
 	char request_id[128];
 	double fetched_at;
 	const struct cfs_fetch_kind *fetch; /* growing files: their kind */
-	char *follow;               /* growing files: what to follow */
-	char last_event_id[128];    /* logs: where the live stream starts */
+	char *follow;			    /* growing files: what to follow */
+	char last_event_id[128]; /* logs: where the live stream starts */
 };
 
 struct cfs_tree *cfs_tree_new(const struct cfs_provider *p,
 			      struct cfs_cache *cache,
-			      struct cfs_diskcache *disk,
-			      const char *base_url, char *err, size_t errlen);
+			      struct cfs_diskcache *disk, const char *base_url,
+			      char *err, size_t errlen);
 void cfs_tree_free(struct cfs_tree *t);
 /* The followers of growing files open somewhere (live.h): the tree owns
  * them, so that one place stops them all at shutdown. */
@@ -185,11 +187,11 @@ void cfs_tree_fetch_ahead(struct cfs_tree *t, const struct cfs_fetch_kind *k,
 
 /* What a name is to the write side (create and rename targets). */
 enum cfs_entry {
-	CFS_ENTRY_NONE,         /* nothing, and nothing may be created */
-	CFS_ENTRY_READONLY,     /* exists, not writable */
-	CFS_ENTRY_WRITABLE,     /* a writable file */
-	CFS_ENTRY_NEW,          /* creating it sends a request at close */
-	CFS_ENTRY_SCRATCH,      /* absent; a temporary file may live here */
+	CFS_ENTRY_NONE,	    /* nothing, and nothing may be created */
+	CFS_ENTRY_READONLY, /* exists, not writable */
+	CFS_ENTRY_WRITABLE, /* a writable file */
+	CFS_ENTRY_NEW,	    /* creating it sends a request at close */
+	CFS_ENTRY_SCRATCH,  /* absent; a temporary file may live here */
 };
 
 enum cfs_entry cfs_tree_classify(struct cfs_tree *t, const char *path);
@@ -197,7 +199,7 @@ enum cfs_entry cfs_tree_classify(struct cfs_tree *t, const char *path);
 struct cfs_write {
 	const char *method;
 	char *path;
-	char *body;             /* NULL: none */
+	char *body; /* NULL: none */
 	size_t body_len;
 	char **drops;
 	size_t ndrops;
@@ -205,8 +207,8 @@ struct cfs_write {
 
 /* The request closing a written file would send (checked and encoded:
  * -EINVAL for bytes that cannot be valid), without sending it. */
-int cfs_tree_plan_write(struct cfs_tree *t, const char *path,
-			const char *data, size_t len, struct cfs_write *w);
+int cfs_tree_plan_write(struct cfs_tree *t, const char *path, const char *data,
+			size_t len, struct cfs_write *w);
 void cfs_write_clear(struct cfs_write *w);
 /* Sends the bytes of a writable or new file; drops what it made stale. */
 int cfs_tree_commit(struct cfs_tree *t, const char *path, const char *data,

@@ -14,9 +14,9 @@
 #include <time.h>
 
 struct cfs_blob {
-	int refs;               /* atomic */
+	int refs; /* atomic */
 	size_t len;
-	char data[];            /* NUL-terminated for convenience */
+	char data[]; /* NUL-terminated for convenience */
 };
 
 struct cfs_blob *cfs_blob_new(const void *data, size_t len);
@@ -39,8 +39,8 @@ void cfs_buf_free(struct cfs_buf *b);
 /* FNV-1a 64: cheap change detection, not security. */
 uint64_t cfs_fingerprint(const void *data, size_t len);
 
-double cfs_now(void);                   /* wall clock, seconds */
-double cfs_monotonic(void);             /* for timeouts and backoff */
+double cfs_now(void);	    /* wall clock, seconds */
+double cfs_monotonic(void); /* for timeouts and backoff */
 /* now + seconds on CLOCK_REALTIME, for pthread_cond_timedwait */
 void cfs_deadline_in(double seconds, struct timespec *until);
 void cfs_iso8601(time_t t, char out[32]);
@@ -51,7 +51,7 @@ int cfs_parse_month(const char *s, time_t *first, time_t *last);
 
 /* A unit a number may carry: "m" is 60 (seconds), "K" 1024 (bytes). */
 struct cfs_unit {
-	const char *suffix;     /* "" for the bare number; NULL ends a list */
+	const char *suffix; /* "" for the bare number; NULL ends a list */
 	unsigned long long scale;
 };
 

@@ -100,8 +100,7 @@ static int cred_file_parse_line(struct cred_file *cf, char *line)
  * Any bit for group or others is refused, not only read: a file others may
  * write can be swapped for credentials of their choosing.
  */
-static int check_private(FILE *f, const char *path, char *err,
-			 size_t errlen)
+static int check_private(FILE *f, const char *path, char *err, size_t errlen)
 {
 	struct stat st;
 
@@ -113,17 +112,17 @@ static int check_private(FILE *f, const char *path, char *err,
 		return rc;
 	}
 	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-		snprintf(err, errlen, "credentials file %s is open to group "
-			 "or others (mode %04o); chmod 600 it", path,
-			 (unsigned int)(st.st_mode & 07777));
+		snprintf(err, errlen,
+			 "credentials file %s is open to group "
+			 "or others (mode %04o); chmod 600 it",
+			 path, (unsigned int)(st.st_mode & 07777));
 		return -EACCES;
 	}
 	return 0;
 }
 
 /* Open for reading, and only if private (check_private). */
-static FILE *open_private(const char *path, int *rc, char *err,
-			  size_t errlen)
+static FILE *open_private(const char *path, int *rc, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "re");
 
@@ -141,8 +140,8 @@ static FILE *open_private(const char *path, int *rc, char *err,
 	return f;
 }
 
-static int cred_file_read(struct cred_file *cf, const char *path,
-			  char *err, size_t errlen)
+static int cred_file_read(struct cred_file *cf, const char *path, char *err,
+			  size_t errlen)
 {
 	char *line = NULL;
 	size_t cap = 0;
@@ -157,8 +156,10 @@ static int cred_file_read(struct cred_file *cf, const char *path,
 		lineno++;
 		rc = cred_file_parse_line(cf, line);
 		if (rc) {
-			snprintf(err, errlen, "credentials file %s, line %u: "
-				 "expected KEY=VALUE", path, lineno);
+			snprintf(err, errlen,
+				 "credentials file %s, line %u: "
+				 "expected KEY=VALUE",
+				 path, lineno);
 			goto out;
 		}
 	}
@@ -194,7 +195,7 @@ static int yaml_take_pairs(struct cred_file *cf, yaml_document_t *doc)
 	int rc;
 
 	if (!root)
-		return 0;       /* an empty file */
+		return 0; /* an empty file */
 	if (root->type != YAML_MAPPING_NODE)
 		return -EINVAL;
 	for (pair = root->data.mapping.pairs.start;
@@ -222,8 +223,8 @@ static void yaml_document_zero(yaml_document_t *doc)
 				       n->data.scalar.length);
 }
 
-static int yaml_file_read(struct cred_file *cf, const char *path,
-			  char *err, size_t errlen)
+static int yaml_file_read(struct cred_file *cf, const char *path, char *err,
+			  size_t errlen)
 {
 	yaml_parser_t parser;
 	yaml_document_t doc;
@@ -246,8 +247,10 @@ static int yaml_file_read(struct cred_file *cf, const char *path,
 	}
 	rc = yaml_take_pairs(cf, &doc);
 	if (rc == -EINVAL)
-		snprintf(err, errlen, "%s: expected a YAML mapping "
-			 "(key: value lines)", path);
+		snprintf(err, errlen,
+			 "%s: expected a YAML mapping "
+			 "(key: value lines)",
+			 path);
 	yaml_document_zero(&doc);
 	yaml_document_delete(&doc);
 out_parser:
@@ -259,8 +262,8 @@ out_file:
 
 struct cfs_auth_source {
 	struct cred_file file;
-	int use_env;            /* no credentials file: the environment */
-	char path[PATH_MAX];    /* a configuration file's */
+	int use_env;	     /* no credentials file: the environment */
+	char path[PATH_MAX]; /* a configuration file's */
 };
 
 int cfs_auth_config_path(const char *name, char *path, size_t len)
@@ -278,9 +281,9 @@ int cfs_auth_config_path(const char *name, char *path, size_t len)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-int cfs_auth_config_load(const struct cfs_auth_source *src,
-			 const char *name, struct cfs_auth_source **conf,
-			 char *err, size_t errlen)
+int cfs_auth_config_load(const struct cfs_auth_source *src, const char *name,
+			 struct cfs_auth_source **conf, char *err,
+			 size_t errlen)
 {
 	struct cfs_auth_source *c;
 	int rc;
@@ -321,8 +324,7 @@ void cfs_auth_config_free(struct cfs_auth_source *conf)
 	free(conf);
 }
 
-const char *cfs_auth_get(const struct cfs_auth_source *src,
-			 const char *name)
+const char *cfs_auth_get(const struct cfs_auth_source *src, const char *name)
 {
 	const struct cred_file *cf = &src->file;
 	const char *v = NULL;
@@ -362,7 +364,8 @@ int cfs_auth_set_oauth1(struct cfs_auth *a, const char *consumer_key,
 	return dup_all((char **[]){ &a->consumer_key, &a->consumer_secret,
 				    &a->token, &a->token_secret },
 		       (const char *[]){ consumer_key, consumer_secret, token,
-					 token_secret }, 4);
+					 token_secret },
+		       4);
 }
 
 int cfs_auth_set_basic(struct cfs_auth *a, const char *username,
@@ -421,12 +424,14 @@ static int oauth_header(const struct cfs_auth *a, CURL *h,
 	sig = oauth_escape(h, sig_raw);
 	if (getrandom(&nonce, sizeof(nonce), 0) != sizeof(nonce))
 		nonce ^= (unsigned long long)time(NULL);
-	if (!sig || asprintf(&line, "Authorization: OAuth "
-			     "oauth_consumer_key=\"%s\", oauth_token=\"%s\", "
-			     "oauth_signature_method=\"PLAINTEXT\", "
-			     "oauth_signature=\"%s\", oauth_timestamp=\"%lld\", "
-			     "oauth_nonce=\"%016llx\", oauth_version=\"1.0\"",
-			     ck, tok, sig, (long long)time(NULL), nonce) < 0) {
+	if (!sig ||
+	    asprintf(&line,
+		     "Authorization: OAuth "
+		     "oauth_consumer_key=\"%s\", oauth_token=\"%s\", "
+		     "oauth_signature_method=\"PLAINTEXT\", "
+		     "oauth_signature=\"%s\", oauth_timestamp=\"%lld\", "
+		     "oauth_nonce=\"%016llx\", oauth_version=\"1.0\"",
+		     ck, tok, sig, (long long)time(NULL), nonce) < 0) {
 		line = NULL;
 		goto out;
 	}
@@ -448,8 +453,7 @@ out:
 	return rc;
 }
 
-static int bearer_header(const struct cfs_auth *a,
-			 struct curl_slist **headers)
+static int bearer_header(const struct cfs_auth *a, struct curl_slist **headers)
 {
 	struct curl_slist *l;
 	char *line;

@@ -28,11 +28,11 @@ struct flight {
 
 struct entry {
 	struct cfs_resp *good;
-	double expires;             /* monotonic; good is fresh until then */
-	int err;                    /* remembered failure, 0 if none */
+	double expires; /* monotonic; good is fresh until then */
+	int err;	/* remembered failure, 0 if none */
 	double err_expires;
 	struct flight *flight;
-	int dropped;                /* a write staled it while in flight */
+	int dropped; /* a write staled it while in flight */
 	double last_used;
 };
 
@@ -40,12 +40,12 @@ struct entry {
 struct doubt {
 	struct doubt *next;
 	char *prefix;
-	double until;               /* monotonic */
+	double until; /* monotonic */
 };
 
 struct cfs_cache {
 	struct cfs_http *http;
-	cfs_fetch_fn source;        /* in place of the HTTP layer's GET */
+	cfs_fetch_fn source; /* in place of the HTTP layer's GET */
 	void *source_arg;
 	double ttl;
 	struct doubt *doubts;
@@ -339,7 +339,8 @@ static void settle(struct cfs_cache *c, struct entry *e, const char *path,
 		f->err = rs->err;
 	} else if (e->good) {
 		cfs_warn("serving the copy of %s fetched %.0f s ago: the API "
-			 "failed (%s)", path, cfs_now() - e->good->fetched_at,
+			 "failed (%s)",
+			 path, cfs_now() - e->good->fetched_at,
 			 rs->message[0] ? rs->message : strerror(-rs->err));
 		e->expires = now + CFS_STALE_RETRY;
 		f->resp = cfs_resp_ref(e->good);
@@ -401,7 +402,8 @@ static int fetch_plain(void *arg, const char *path,
 		       struct cfs_http_response *rs)
 {
 	struct plain_get *g = arg;
-	struct cfs_http_request rq = { .method = "GET", .path = path,
+	struct cfs_http_request rq = { .method = "GET",
+				       .path = path,
 				       .accept = g->accept };
 
 	return cfs_http_perform(g->http, &rq, rs);
@@ -571,7 +573,7 @@ void cfs_cache_doubt_prefix(struct cfs_cache *c, const char *prefix)
 	cfs_cache_drop_prefix(c, prefix);
 	if (!d || !(d->prefix = strdup(prefix))) {
 		free(d);
-		return;     /* dropped at least: the TTL bounds the rest */
+		return; /* dropped at least: the TTL bounds the rest */
 	}
 	d->until = cfs_monotonic() + CFS_DOUBT_SECONDS;
 	pthread_mutex_lock(&c->lock);

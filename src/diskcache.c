@@ -16,7 +16,7 @@
 #include "log.h"
 
 struct cfs_diskcache {
-	char *root;                 /* DIR/<host> */
+	char *root; /* DIR/<host> */
 };
 
 static char *default_dir(void)
@@ -53,8 +53,7 @@ static char *host_dir_name(const char *api_url)
 	return name;
 }
 
-struct cfs_diskcache *cfs_diskcache_open(const char *dir,
-					 const char *api_url)
+struct cfs_diskcache *cfs_diskcache_open(const char *dir, const char *api_url)
 {
 	struct cfs_diskcache *d = calloc(1, sizeof(*d));
 	char *base = dir ? strdup(dir) : default_dir();
@@ -148,10 +147,10 @@ static int meta_matches(const struct cfs_diskcache *d, const char *path,
 	rc = fp && strcmp(fp, fingerprint) == 0 ? 0 : -ESTALE;
 	if (!rc && meta) {
 		snprintf(meta->request_id, sizeof(meta->request_id), "%s",
-			 json_string_value(json_object_get(m, "request_id")) ?:
-				 "");
-		meta->fetched_at =
-			json_number_value(json_object_get(m, "fetched_at"));
+			 json_string_value(json_object_get(m, "request_id"))
+				 ?: "");
+		meta->fetched_at = json_number_value(
+			json_object_get(m, "fetched_at"));
 	}
 	json_decref(m);
 	return rc;

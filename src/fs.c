@@ -38,24 +38,24 @@ struct gate {
 
 /* What an open file holds on to: exactly one of content, temp, buffer. */
 struct open_file {
-	struct open_file *prev;     /* every open file, for shutdown */
+	struct open_file *prev; /* every open file, for shutdown */
 	struct open_file *next;
 	pthread_mutex_t lock;
-	struct cfs_blob *content;   /* an API file opened for reading */
+	struct cfs_blob *content; /* an API file opened for reading */
 	time_t mtime;
 	int writable;
-	struct cfs_temp *temp;      /* a temporary file */
-	struct cfs_live *live;      /* a log file, growing */
-	char *creating;             /* a new file: its temp goes here */
-	int writing;                /* an API file opened for writing */
-	int dirty;                  /* bytes written since the last commit */
-	int truncated;              /* opened with O_TRUNC, nothing sent yet */
+	struct cfs_temp *temp; /* a temporary file */
+	struct cfs_live *live; /* a log file, growing */
+	char *creating;	       /* a new file: its temp goes here */
+	int writing;	       /* an API file opened for writing */
+	int dirty;	       /* bytes written since the last commit */
+	int truncated;	       /* opened with O_TRUNC, nothing sent yet */
 	int append;
-	int failed;                 /* a write failed: -errno at every close,
+	int failed; /* a write failed: -errno at every close,
 				     * and nothing is ever sent */
 	struct cfs_buf buf;
 	char *path;
-	char *gate;                 /* the path whose writers' turn it holds */
+	char *gate; /* the path whose writers' turn it holds */
 };
 
 static struct cfs_fs *fs_ctx(void)
@@ -187,8 +187,8 @@ static void stat_open_file(struct open_file *of, struct stat *st)
 	} else if (of->writing) {
 		fill_stat(fs, CFS_FILE, 1, (off_t)of->buf.len, of->mtime, st);
 	} else {
-		fill_stat(fs, CFS_FILE, of->writable,
-			  (off_t)of->content->len, of->mtime, st);
+		fill_stat(fs, CFS_FILE, of->writable, (off_t)of->content->len,
+			  of->mtime, st);
 	}
 	pthread_mutex_unlock(&of->lock);
 }
@@ -222,8 +222,9 @@ static int getattr_of(const char *path, struct stat *st,
 	if (rc)
 		return rc;
 	fill_stat(fs, n.kind, n.writable,
-		  n.kind == CFS_FILE ? (off_t)n.content->len
-		  : n.kind == CFS_LINK ? (off_t)strlen(n.link) : 0,
+		  n.kind == CFS_FILE   ? (off_t)n.content->len
+		  : n.kind == CFS_LINK ? (off_t)strlen(n.link)
+				       : 0,
 		  n.mtime, st);
 	cfs_node_clear(&n);
 	return 0;
@@ -255,14 +256,14 @@ static int fs_getattr(const char *path, struct stat *st,
  * FUSE_FILL_DIR_PLUS), never with made-up ones: a READDIRPLUS size sets
  * the size of an inode a reader may be using.
  */
-#define DIR_BATCH 64            /* entries worked out per round */
-#define DIR_WORKERS 8           /* at most in parallel (max_conns' default) */
+#define DIR_BATCH 64  /* entries worked out per round */
+#define DIR_WORKERS 8 /* at most in parallel (max_conns' default) */
 
 struct dir_entry {
 	char *name;
 	enum cfs_kind kind;
 	enum cfs_cost cost;
-	int known;                  /* st is exact */
+	int known; /* st is exact */
 	struct stat st;
 };
 
@@ -272,7 +273,7 @@ struct dir_list {
 	struct dir_entry *e;
 	size_t n;
 	size_t cap;
-	struct cfs_hashmap *seen;   /* two items may share a by-name name */
+	struct cfs_hashmap *seen; /* two items may share a by-name name */
 };
 
 static void child_path(const char *dir, const char *name, char out[4096])
@@ -351,8 +352,7 @@ static void list_free(struct dir_list *l)
 	cfs_hashmap_free(l->seen, NULL);
 }
 
-static void entry_stat(struct cfs_fs *fs, const char *dir,
-		       struct dir_entry *e)
+static void entry_stat(struct cfs_fs *fs, const char *dir, struct dir_entry *e)
 {
 	struct cfs_node n;
 	char path[4096];
@@ -363,8 +363,9 @@ static void entry_stat(struct cfs_fs *fs, const char *dir,
 		     : cfs_tree_node(fs->tree, path, &n)) != 0)
 		return;
 	fill_stat(fs, n.kind, n.writable,
-		  n.kind == CFS_FILE ? (off_t)n.content->len
-		  : n.kind == CFS_LINK ? (off_t)strlen(n.link) : 0,
+		  n.kind == CFS_FILE   ? (off_t)n.content->len
+		  : n.kind == CFS_LINK ? (off_t)strlen(n.link)
+				       : 0,
 		  n.mtime, &e->st);
 	e->known = 1;
 	cfs_node_clear(&n);
@@ -373,7 +374,7 @@ static void entry_stat(struct cfs_fs *fs, const char *dir,
 /* Entries [next, end) of a batch, shared by its workers. */
 struct dir_batch {
 	struct dir_list *l;
-	size_t next;                /* atomic */
+	size_t next; /* atomic */
 	size_t end;
 };
 
@@ -416,8 +417,8 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 		      off_t offset, struct fuse_file_info *fi,
 		      enum fuse_readdir_flags flags)
 {
-	struct dir_list l = { fs_ctx(), rel(path), NULL, 0, 0,
-			      cfs_hashmap_new() };
+	struct dir_list l = { fs_ctx(), rel(path), NULL,
+			      0,	0,	   cfs_hashmap_new() };
 	size_t i;
 	int rc;
 
@@ -440,8 +441,8 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 
 		if ((i - (size_t)offset) % DIR_BATCH == 0 &&
 		    (flags & FUSE_READDIR_PLUS))
-			stat_batch(&l, i, i + DIR_BATCH < l.n ? i + DIR_BATCH
-							     : l.n);
+			stat_batch(&l, i,
+				   i + DIR_BATCH < l.n ? i + DIR_BATCH : l.n);
 		if (!e->known)
 			fill_stat(l.fs, e->kind, 0, 0, 0, &e->st);
 		e->st.st_ino = entry_ino(l.dir, e->name);
@@ -480,7 +481,8 @@ static int gate_enter(struct cfs_fs *fs, const char *path)
 	g->waiters++;
 	while (g->held && rc == 0)
 		if (pthread_cond_timedwait(&fs->gate_cv, &fs->gate_lock,
-					   &until) == ETIMEDOUT && g->held)
+					   &until) == ETIMEDOUT &&
+		    g->held)
 			rc = -EBUSY;
 	g->waiters--;
 	if (rc == 0)
@@ -580,7 +582,7 @@ static int of_start_writing(struct open_file *of, const char *path,
 	if (!of->path)
 		return -ENOMEM;
 	if (!current || (flags & O_TRUNC)) {
-		of->truncated = 1;  /* emptying it is a change too */
+		of->truncated = 1; /* emptying it is a change too */
 		return 0;
 	}
 	if (current->len > max)
@@ -603,7 +605,7 @@ static int open_for_writing(struct cfs_fs *fs, struct open_file *of,
 		return rc;
 	rc = n.kind == CFS_FILE && n.takes_writes
 		     ? of_start_writing(of, path, n.content, flags,
-				       fs->write_max)
+					fs->write_max)
 		     : -EACCES;
 	cfs_node_clear(&n);
 	return rc;
@@ -647,9 +649,8 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 		rc = open_for_writing(fs, of, rel(path), fi->flags);
 	else if (n.follow) {
 		of->live = cfs_live_attach(cfs_tree_live(fs->tree), rel(path),
-					   n.fetch, n.follow,
-					   n.last_event_id, n.content,
-					   n.mtime);
+					   n.fetch, n.follow, n.last_event_id,
+					   n.content, n.mtime);
 		of->path = strdup(rel(path));
 		if (!of->live || !of->path)
 			rc = -ENOMEM;
@@ -741,8 +742,8 @@ static int fs_read(const char *path, char *buf, size_t size, off_t off,
 	} else if (of->writing) {
 		n = bytes_read(of->buf.data, of->buf.len, buf, size, off);
 	} else {
-		n = bytes_read(of->content->data, of->content->len, buf,
-			       size, off);
+		n = bytes_read(of->content->data, of->content->len, buf, size,
+			       off);
 	}
 	pthread_mutex_unlock(&of->lock);
 	return n;
@@ -801,8 +802,8 @@ static int note_failure(struct open_file *of, int rc)
 	return rc;
 }
 
-static int fs_write(const char *path, const char *data, size_t size,
-		    off_t off, struct fuse_file_info *fi)
+static int fs_write(const char *path, const char *data, size_t size, off_t off,
+		    struct fuse_file_info *fi)
 {
 	struct open_file *of = of_of(fi);
 	size_t max = fs_ctx()->write_max;
@@ -926,7 +927,7 @@ static int fs_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 	(void)path;
 	(void)datasync;
 	(void)fi;
-	return 0;       /* the bytes go out at close, as one request */
+	return 0; /* the bytes go out at close, as one request */
 }
 
 static int fs_release(const char *path, struct fuse_file_info *fi)
@@ -955,7 +956,8 @@ static int current_bytes(const char *path, struct cfs_buf *out,
 
 	if (temp) {
 		pthread_mutex_lock(&temp->lock);
-		rc = cfs_buf_append(out, temp->data.data ? temp->data.data : "",
+		rc = cfs_buf_append(out,
+				    temp->data.data ? temp->data.data : "",
 				    temp->data.len);
 		pthread_mutex_unlock(&temp->lock);
 		cfs_temp_unref(temp);
@@ -968,9 +970,9 @@ static int current_bytes(const char *path, struct cfs_buf *out,
 	if (rc)
 		return rc;
 	*takes_writes = n.kind == CFS_FILE && n.takes_writes;
-	rc = n.kind == CFS_FILE ? cfs_buf_append(out, n.content->data,
-						 n.content->len)
-				: -EISDIR;
+	rc = n.kind == CFS_FILE
+		     ? cfs_buf_append(out, n.content->data, n.content->len)
+		     : -EISDIR;
 	cfs_node_clear(&n);
 	return rc;
 }
@@ -1016,8 +1018,7 @@ static int truncate_path(const char *path, off_t size)
 	return rc;
 }
 
-static int fs_truncate(const char *path, off_t size,
-		       struct fuse_file_info *fi)
+static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 {
 	struct open_file *of = fi && fi->fh ? of_of(fi) : NULL;
 	size_t max = fs_ctx()->write_max;
@@ -1246,7 +1247,7 @@ static int fs_getxattr(const char *path, const char *name, char *buf,
 	int rc;
 
 	if (is_temp(rel(path)))
-		return -ENODATA;    /* it exists, and holds no attribute */
+		return -ENODATA; /* it exists, and holds no attribute */
 	rc = cfs_tree_node(fs_ctx()->tree, rel(path), &n);
 	if (rc)
 		return rc;

@@ -89,7 +89,7 @@ static void grow(struct cfs_hashmap *m)
 	size_t i;
 
 	if (!b)
-		return;         /* keep working with longer chains */
+		return; /* keep working with longer chains */
 	for (i = 0; i < m->nbuckets; i++) {
 		struct entry *e = m->buckets[i];
 

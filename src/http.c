@@ -15,11 +15,11 @@
 #include "auth.h"
 #include "log.h"
 
-#define BACKOFF_BASE 0.25       /* seconds before the first retry */
-#define RETRY_AFTER_MAX 30.0    /* a longer wait is not worth blocking on */
-#define BODY_MAX (256u << 20)   /* refuse absurd bodies */
-#define ATTEMPT_MIN 0.5         /* a retry with less time left is pointless */
-#define PROBE_PATH "/"          /* any HTTP answer means the API is back */
+#define BACKOFF_BASE 0.25     /* seconds before the first retry */
+#define RETRY_AFTER_MAX 30.0  /* a longer wait is not worth blocking on */
+#define BODY_MAX (256u << 20) /* refuse absurd bodies */
+#define ATTEMPT_MIN 0.5	      /* a retry with less time left is pointless */
+#define PROBE_PATH "/"	      /* any HTTP answer means the API is back */
 #define PROBE_TIMEOUT 5.0
 
 struct transfer {
@@ -31,12 +31,12 @@ struct transfer {
 	struct cfs_buf body;
 	int attempts;
 	int done;
-	int probe;                  /* the worker's own, while the API is down */
-	int answered;               /* the last attempt got an HTTP status */
-	long retry_after;           /* seconds the server asked us to wait */
-	double not_before;          /* monotonic: when a retry may start */
+	int probe;	   /* the worker's own, while the API is down */
+	int answered;	   /* the last attempt got an HTTP status */
+	long retry_after;  /* seconds the server asked us to wait */
+	double not_before; /* monotonic: when a retry may start */
 	double started;
-	double deadline;            /* monotonic: the end of all attempts */
+	double deadline; /* monotonic: the end of all attempts */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -53,14 +53,14 @@ struct cfs_http {
 	pthread_t worker;
 	int running;
 	int stopping;
-	struct transfer *queue;     /* waiting to start, in order (enqueue) */
-	struct transfer *delayed;   /* waiting for their backoff */
+	struct transfer *queue;	  /* waiting to start, in order (enqueue) */
+	struct transfer *delayed; /* waiting for their backoff */
 	unsigned int active;
 	/* the API is down after CFS_HTTP_DOWN_AFTER attempts in a row got no
 	 * answer; until a probe gets one, requests fail at once */
 	unsigned int unanswered;
 	int down;
-	double next_probe;          /* monotonic */
+	double next_probe; /* monotonic */
 	int probing;
 	struct transfer probe;
 	struct cfs_http_request probe_rq;
@@ -239,11 +239,10 @@ static int setup_easy(struct cfs_http *h, struct transfer *t)
 	}
 	if (rq->body) {
 		curl_easy_setopt(e, CURLOPT_POSTFIELDS, rq->body);
-		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE,
-				 (long)rq->body_len);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)rq->body_len);
 		if (add_header(&t->headers, "Content-Type",
-			       rq->content_type ? rq->content_type :
-						  "application/json"))
+			       rq->content_type ? rq->content_type
+						: "application/json"))
 			return -ENOMEM;
 	}
 	if (add_header(&t->headers, "Accept",
@@ -267,8 +266,8 @@ static void copy_header(CURL *e, const char *name, char *out, size_t len)
 {
 	struct curl_header *hdr;
 
-	if (!out[0] && curl_easy_header(e, name, 0, CURLH_HEADER, -1, &hdr) ==
-			       CURLHE_OK)
+	if (!out[0] &&
+	    curl_easy_header(e, name, 0, CURLH_HEADER, -1, &hdr) == CURLHE_OK)
 		snprintf(out, len, "%s", hdr->value);
 }
 
@@ -295,12 +294,13 @@ static void read_api_error(json_t *j, struct cfs_http_response *rs)
 	copy_json_string(j, "api_request_id", rs->request_id,
 			 sizeof(rs->request_id));
 	if (json_is_object(legacy)) {
-		code = json_string_value(json_object_get(legacy,
-							 "error_code"));
+		code = json_string_value(
+			json_object_get(legacy, "error_code"));
 		snprintf(rs->message, sizeof(rs->message), "%s: %s",
 			 code ? code : "error",
-			 json_string_value(json_object_get(
-				 legacy, "error_message")) ?: "");
+			 json_string_value(
+				 json_object_get(legacy, "error_message"))
+				 ?: "");
 		return;
 	}
 	copy_json_string(j, "message", rs->message, sizeof(rs->message));
@@ -393,8 +393,8 @@ static void log_attempt(const struct transfer *t, double ms, int retry,
 	else
 		snprintf(status, sizeof(status), "---");
 	if (!rs->err) {
-		cfs_debug("%s %s %s %.0f ms id=%s", t->rq->method,
-			  t->rq->path, status, ms,
+		cfs_debug("%s %s %s %.0f ms id=%s", t->rq->method, t->rq->path,
+			  status, ms,
 			  rs->request_id[0] ? rs->request_id : "-");
 		return;
 	}
@@ -403,8 +403,8 @@ static void log_attempt(const struct transfer *t, double ms, int retry,
 		 rs->message[0] ? rs->message : "failed",
 		 retry ? "; retrying" : "");
 	if (retry)
-		cfs_debug("retry %d of %s in %.2f s", t->attempts,
-			  t->rq->path, delay);
+		cfs_debug("retry %d of %s in %.2f s", t->attempts, t->rq->path,
+			  delay);
 }
 
 /* Another attempt, if the outcome is worth one and time is left; lock
@@ -516,8 +516,8 @@ static int start_one(struct cfs_http *h, struct transfer *t)
 	t->attempts++;
 	t->started = cfs_monotonic();
 	if (t->attempts == 1)
-		t->deadline = t->started + (t->probe ? PROBE_TIMEOUT
-						     : (double)h->timeout);
+		t->deadline = t->started +
+			      (t->probe ? PROBE_TIMEOUT : (double)h->timeout);
 	if (setup_easy(h, t) ||
 	    curl_multi_add_handle(h->multi, t->easy) != CURLM_OK)
 		return -ENOMEM;
@@ -602,8 +602,8 @@ static long release_due(struct cfs_http *h)
 			wait = (long)((t->not_before - now) * 1000.0) + 1;
 		p = &t->next;
 	}
-	if (h->down && !h->probing && (h->next_probe - now) * 1000.0 <
-					      (double)wait)
+	if (h->down && !h->probing &&
+	    (h->next_probe - now) * 1000.0 < (double)wait)
 		wait = h->next_probe > now
 			       ? (long)((h->next_probe - now) * 1000.0) + 1
 			       : 0;
@@ -756,7 +756,7 @@ struct stream {
 	void *arg;
 	const int *stop;
 	struct cfs_buf error_body;
-	int handed_over;            /* on_data asked to stop */
+	int handed_over; /* on_data asked to stop */
 };
 
 static int stop_asked(const struct stream *st)
@@ -764,8 +764,7 @@ static int stop_asked(const struct stream *st)
 	return st->stop && __atomic_load_n(st->stop, __ATOMIC_ACQUIRE);
 }
 
-static size_t on_stream_data(char *data, size_t size, size_t nmemb,
-			     void *arg)
+static size_t on_stream_data(char *data, size_t size, size_t nmemb, void *arg)
 {
 	struct stream *st = arg;
 	size_t n = size * nmemb;
@@ -848,8 +847,8 @@ static void note_stream_answer(struct cfs_http *h, int answered)
 
 int cfs_http_stream(struct cfs_http *h, const char *path,
 		    const char *last_event_id, unsigned int idle_seconds,
-		    const int *stop, cfs_http_data_fn on_data,
-		    void *arg, struct cfs_http_response *rs)
+		    const int *stop, cfs_http_data_fn on_data, void *arg,
+		    struct cfs_http_response *rs)
 {
 	struct stream st = { .on_data = on_data, .arg = arg, .stop = stop };
 	struct curl_slist *headers = NULL;
@@ -878,7 +877,8 @@ int cfs_http_stream(struct cfs_http *h, const char *path,
 	curl_easy_setopt(st.easy, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(st.easy, CURLOPT_WRITEFUNCTION, on_stream_data);
 	curl_easy_setopt(st.easy, CURLOPT_WRITEDATA, &st);
-	curl_easy_setopt(st.easy, CURLOPT_XFERINFOFUNCTION, on_stream_progress);
+	curl_easy_setopt(st.easy, CURLOPT_XFERINFOFUNCTION,
+			 on_stream_progress);
 	curl_easy_setopt(st.easy, CURLOPT_XFERINFODATA, &st);
 	curl_easy_setopt(st.easy, CURLOPT_NOPROGRESS, 0L);
 	cc = curl_easy_perform(st.easy);

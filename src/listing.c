@@ -66,8 +66,7 @@ int cfs_listing_add(struct cfs_listing *l, const char *name, json_t *item)
 	return 0;
 }
 
-int cfs_listing_find(const struct cfs_listing *l, const char *name,
-		     size_t *at)
+int cfs_listing_find(const struct cfs_listing *l, const char *name, size_t *at)
 {
 	uintptr_t pos = l->index ? (uintptr_t)cfs_hashmap_get(l->index, name)
 				 : 0;
@@ -138,7 +137,7 @@ void cfs_listing_unref(struct cfs_listing *l)
 /* ---- the memo ------------------------------------------------------ */
 
 struct slot {
-	struct slot *prev;      /* towards the most recently used */
+	struct slot *prev; /* towards the most recently used */
 	struct slot *next;
 	char *key;
 	struct cfs_listing *l;

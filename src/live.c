@@ -12,14 +12,14 @@
 
 struct cfs_live {
 	const struct cfs_fetch_kind *kind;
-	struct cfs_follow *follow;  /* NULL once stopped at shutdown */
+	struct cfs_follow *follow; /* NULL once stopped at shutdown */
 	int opens;
 };
 
 struct cfs_live_set {
 	struct cfs_http *http;
 	pthread_mutex_t lock;
-	struct cfs_hashmap *open;   /* path -> its live file */
+	struct cfs_hashmap *open; /* path -> its live file */
 };
 
 struct cfs_live_set *cfs_live_new(struct cfs_http *h)

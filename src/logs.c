@@ -82,11 +82,11 @@ int cfs_logs_last_date(const char *lines, size_t len, time_t *out)
 /* What one stream (snapshot or live) has received so far. */
 struct reader {
 	struct cfs_sse_parser *sse;
-	struct cfs_buf *lines;      /* snapshot: where lines go */
-	struct cfs_follow *follow;  /* live: where lines go */
+	struct cfs_buf *lines;	   /* snapshot: where lines go */
+	struct cfs_follow *follow; /* live: where lines go */
 	char last_id[128];
 	unsigned int received;
-	int ended;                  /* END_OF_STREAM seen */
+	int ended; /* END_OF_STREAM seen */
 };
 
 static int follow_append(struct cfs_follow *f, const char *line, size_t n);
@@ -103,7 +103,7 @@ static int on_event(void *arg, const struct cfs_sse_event *ev)
 		return 1;
 	}
 	if (strcmp(ev->event, "APPLICATION_LOG") != 0)
-		return 0;       /* heartbeats, and events we do not know */
+		return 0; /* heartbeats, and events we do not know */
 	j = json_loadb(ev->data, ev->data_len, 0, NULL);
 	if (json_is_object(j))
 		rc = cfs_logs_format(j, &line);
@@ -128,8 +128,7 @@ static int on_bytes(void *arg, const char *data, size_t len)
 
 /* One connection; returns rs->err, and r->ended once the stream ended. */
 static int read_stream(struct cfs_http *h, const char *path, struct reader *r,
-		       const int *stop,
-		       struct cfs_http_response *rs)
+		       const int *stop, struct cfs_http_response *rs)
 {
 	int rc;
 
@@ -156,8 +155,8 @@ static void backoff(int attempt)
 	usleep((useconds_t)(250000u << (attempt < 4 ? attempt : 4)));
 }
 
-int cfs_logs_snapshot(struct cfs_http *h, const char *path,
-		      unsigned int limit, struct cfs_http_response *rs)
+int cfs_logs_snapshot(struct cfs_http *h, const char *path, unsigned int limit,
+		      struct cfs_http_response *rs)
 {
 	struct cfs_buf lines = { 0 };
 	struct reader r = { .lines = &lines };
@@ -211,10 +210,10 @@ struct cfs_follow {
 	char *path;
 	char last_id[128];
 	pthread_t thread;
-	int stop;                   /* atomic: read by the stream's callback */
+	int stop; /* atomic: read by the stream's callback */
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
-	struct cfs_buf window;      /* bytes [base, base + window.len) */
+	struct cfs_buf window; /* bytes [base, base + window.len) */
 	size_t base;
 	time_t mtime;
 };
@@ -279,8 +278,8 @@ static void *follow_main(void *arg)
 			break;
 		/* a stream that brought events starts the count again */
 		failures = r.received > before ? 0 : failures + 1;
-		if (follow_sleep(f, 0.25 * (1 << (failures < 5 ? failures
-								: 5))))
+		if (follow_sleep(f,
+				 0.25 * (1 << (failures < 5 ? failures : 5))))
 			break;
 	}
 	return NULL;
@@ -355,7 +354,7 @@ int cfs_follow_read(struct cfs_follow *f, char *buf, size_t size, off_t off)
 	pthread_mutex_lock(&f->lock);
 	end = f->base + f->window.len;
 	if ((size_t)off < f->base) {
-		n = -EIO;       /* dropped to bound memory */
+		n = -EIO; /* dropped to bound memory */
 	} else if ((size_t)off < end) {
 		at = (size_t)off - f->base;
 		if (size > f->window.len - at)

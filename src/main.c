@@ -104,7 +104,7 @@ static const char *mountinfo_point(char *line, const char **fstype)
 		return NULL;
 	point = field;
 	unescape_mountinfo(point);
-	while ((field = strtok_r(NULL, " ", &save)) && strcmp(field, "-"))
+	while ((field = strtok_r(NULL, " ", &save)) && strcmp(field, "-") != 0)
 		;
 	field = field ? strtok_r(NULL, " ", &save) : NULL;
 	if (field)
@@ -167,8 +167,10 @@ static int check_empty(const char *path, char *err, size_t errlen)
 		return rc;
 	}
 	if (!rc) {
-		snprintf(err, errlen, "%s is not empty (-o nonempty mounts "
-			 "over its files)", path);
+		snprintf(err, errlen,
+			 "%s is not empty (-o nonempty mounts "
+			 "over its files)",
+			 path);
 		return -ENOTEMPTY;
 	}
 	return 0;
@@ -211,8 +213,7 @@ static int check_mountpoint(const char *path, int nonempty, char *err,
  * The mountpoint becomes absolute: the daemon runs in /, and the unmount
  * at exit must find the mount whatever the directory cloudfs started in.
  */
-static int prepare_mountpoint(struct cfs_options *o, char *err,
-			      size_t errlen)
+static int prepare_mountpoint(struct cfs_options *o, char *err, size_t errlen)
 {
 	char *path;
 	int rc;
@@ -223,8 +224,9 @@ static int prepare_mountpoint(struct cfs_options *o, char *err,
 	if (!path) {
 		rc = -errno;
 		snprintf(err, errlen, "mountpoint %s: %s%s", o->mountpoint,
-			 strerror(-rc), rc == -ENOTCONN ?
-			 " (a dead mount: fusermount3 -u it)" : "");
+			 strerror(-rc),
+			 rc == -ENOTCONN ? " (a dead mount: fusermount3 -u it)"
+					 : "");
 		return rc;
 	}
 	free(o->mountpoint);
@@ -314,7 +316,8 @@ static int check_credentials(struct cfs_http *http,
 	cfs_log_quiet(0);
 	cfs_http_stop(http);
 	if (rc == -EACCES)
-		fprintf(stderr, "cloudfs: %s refused the credentials (%ld%s%s)\n",
+		fprintf(stderr,
+			"cloudfs: %s refused the credentials (%ld%s%s)\n",
 			cfs_http_base_url(http), rs.status,
 			rs.message[0] ? ": " : "", rs.message);
 	else if (rc && rs.status == 0)
@@ -400,7 +403,7 @@ static int serve(struct fuse *fuse, const struct cfs_options *o,
 		cfs_err("cannot start the HTTP worker");
 		goto out_unmount;
 	}
-	rc = run_loop(fuse, o) < 0;   /* a stop signal is a clean exit */
+	rc = run_loop(fuse, o) < 0; /* a stop signal is a clean exit */
 	cfs_fs_shutdown(fs);
 	cfs_http_stop(http);
 out_unmount:
@@ -468,11 +471,11 @@ int main(int argc, char *argv[])
 		goto out_curl;
 	cache = cfs_cache_new(http, o.ttl);
 	disk = cfs_diskcache_open(o.cache_dir, base);
-	fs.tree = cache ? cfs_tree_new(p, cache, disk, base, err,
-				       sizeof(err))
+	fs.tree = cache ? cfs_tree_new(p, cache, disk, base, err, sizeof(err))
 			: NULL;
 	if (!fs.tree) {
-		fprintf(stderr, "cloudfs: %s\n", err[0] ? err : "out of memory");
+		fprintf(stderr, "cloudfs: %s\n",
+			err[0] ? err : "out of memory");
 		goto out_curl;
 	}
 	cfs_tree_set_logs(fs.tree, o.log_lines, o.ttl);

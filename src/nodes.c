@@ -27,34 +27,34 @@ struct lru {
 };
 
 struct node {
-	struct lru facts;           /* on cfs_nodes.facts, always */
-	struct lru held;            /* on cfs_nodes.held while content is */
+	struct lru facts; /* on cfs_nodes.facts, always */
+	struct lru held;  /* on cfs_nodes.held while content is */
 	uint64_t fingerprint;
 	time_t mtime;
 	struct cfs_blob *content;
-	uint64_t version;           /* of the source content came from */
+	uint64_t version; /* of the source content came from */
 	char path[];
 };
 
 struct cfs_nodes {
 	pthread_mutex_t lock;
-	struct cfs_hashmap *map;    /* path -> struct node */
+	struct cfs_hashmap *map; /* path -> struct node */
 	struct lru facts;
 	struct lru held;
 	size_t nfacts;
-	size_t bytes;               /* of the contents held */
+	size_t bytes; /* of the contents held */
 	size_t cap;
 	unsigned int epoch;
 	struct cfs_diskcache *disk;
 	char *state;
-	int dirty;                  /* a fact changed since the last save */
+	int dirty; /* a fact changed since the last save */
 	int saving;
-	int save_failed;            /* warned already */
-	double saved_at;            /* monotonic */
+	int save_failed; /* warned already */
+	double saved_at; /* monotonic */
 };
 
-#define node_of(link, member) \
-	((struct node *)((char *)(link) - offsetof(struct node, member)))
+#define node_of(link, member)                                                 \
+	((struct node *)((char *)(link)-offsetof(struct node, member)))
 
 static void lru_init(struct lru *l)
 {
@@ -157,8 +157,7 @@ static void apply_fingerprint(struct cfs_nodes *n, struct node *nd,
 {
 	time_t now = time(NULL);
 
-	if (fingerprint == nd->fingerprint ||
-	    fingerprint == CFS_NODES_UNKNOWN)
+	if (fingerprint == nd->fingerprint || fingerprint == CFS_NODES_UNKNOWN)
 		return;
 	if (nd->fingerprint != CFS_NODES_UNKNOWN)
 		nd->mtime = now > nd->mtime ? now : nd->mtime + 1;
@@ -190,8 +189,7 @@ static struct node *fact_for(struct cfs_nodes *n, const char *path,
 /* Exactly 16 lowercase hex digits, as facts_json writes them. */
 static int parse_fingerprint(const char *hex, uint64_t *out)
 {
-	if (!hex || strlen(hex) != 16 ||
-	    strspn(hex, "0123456789abcdef") != 16)
+	if (!hex || strlen(hex) != 16 || strspn(hex, "0123456789abcdef") != 16)
 		return -EINVAL;
 	*out = strtoull(hex, NULL, 16);
 	return 0;
@@ -210,7 +208,8 @@ static int load_row(struct cfs_nodes *n, json_t *row)
 	    cfs_hashmap_get(n->map, path))
 		return 0;
 	return add_fact(n, path, fp, (time_t)json_integer_value(mtime), 1)
-		       ? 0 : -ENOMEM;
+		       ? 0
+		       : -ENOMEM;
 }
 
 static int load_facts(struct cfs_nodes *n, const struct cfs_blob *b)
@@ -249,7 +248,8 @@ static void load(struct cfs_nodes *n)
 	cfs_blob_unref(b);
 	if (rc)
 		cfs_warn("cannot use the node state file %s (%s): mtimes "
-			 "start afresh", n->state, strerror(-rc));
+			 "start afresh",
+			 n->state, strerror(-rc));
 }
 
 /*
@@ -383,9 +383,8 @@ void cfs_nodes_set_cap(struct cfs_nodes *n, size_t cap)
 	pthread_mutex_unlock(&n->lock);
 }
 
-int cfs_nodes_content(struct cfs_nodes *n, const char *path,
-		      uint64_t version, struct cfs_blob **content,
-		      time_t *mtime)
+int cfs_nodes_content(struct cfs_nodes *n, const char *path, uint64_t version,
+		      struct cfs_blob **content, time_t *mtime)
 {
 	struct node *nd;
 	int rc = -ENOENT;

@@ -24,8 +24,6 @@ enum {
 	KEY_RO,
 };
 
-
-
 /* fuse_opt_parse hands the same pointer to the offsets above and to
  * option_proc, so the options must come first. */
 struct parse_state {
@@ -41,7 +39,10 @@ struct parse_state {
 	size_t errlen;
 };
 
-#define CFS_OPT(t, p) { t, offsetof(struct parse_state, o.p), 1 }
+#define CFS_OPT(t, p)                                                         \
+	{                                                                     \
+		t, offsetof(struct parse_state, o.p), 1                       \
+	}
 
 static const struct fuse_opt option_table[] = {
 	CFS_OPT("api_url=%s", api_url),
@@ -119,13 +120,13 @@ static int option_proc(void *data, const char *arg, int key,
 	}
 }
 
-static int check_values(const struct cfs_options *o, char *err,
-			size_t errlen)
+static int check_values(const struct cfs_options *o, char *err, size_t errlen)
 {
 	char names[256];
 
 	if (!o->source || !o->mountpoint) {
-		snprintf(err, errlen, "usage: cloudfs SOURCE MOUNTPOINT "
+		snprintf(err, errlen,
+			 "usage: cloudfs SOURCE MOUNTPOINT "
 			 "[-o OPTIONS] (see --help)");
 		return -EINVAL;
 	}
@@ -149,7 +150,8 @@ static int check_values(const struct cfs_options *o, char *err,
 	}
 	if (o->api_url && strncmp(o->api_url, "http://", 7) != 0 &&
 	    strncmp(o->api_url, "https://", 8) != 0) {
-		snprintf(err, errlen, "api_url must start with http:// or "
+		snprintf(err, errlen,
+			 "api_url must start with http:// or "
 			 "https://");
 		return -EINVAL;
 	}
@@ -158,15 +160,18 @@ static int check_values(const struct cfs_options *o, char *err,
 
 static const struct cfs_unit bare[] = { { "", 1 }, { NULL, 0 } };
 
-static const struct cfs_unit seconds[] = {
-	{ "", 1 }, { "s", 1 }, { "m", 60 }, { "h", 60 * 60 },
-	{ "d", 24 * 60 * 60 }, { NULL, 0 }
-};
+static const struct cfs_unit seconds[] = { { "", 1 },
+					   { "s", 1 },
+					   { "m", 60 },
+					   { "h", 60 * 60 },
+					   { "d", 24 * 60 * 60 },
+					   { NULL, 0 } };
 
-static const struct cfs_unit bytes[] = {
-	{ "", 1 }, { "K", 1ULL << 10 }, { "M", 1ULL << 20 },
-	{ "G", 1ULL << 30 }, { NULL, 0 }
-};
+static const struct cfs_unit bytes[] = { { "", 1 },
+					 { "K", 1ULL << 10 },
+					 { "M", 1ULL << 20 },
+					 { "G", 1ULL << 30 },
+					 { NULL, 0 } };
 
 /* text in units, up to UINT_MAX, or "NAME must be EXPECTED, not 'text'". */
 static int take_uint(const char *name, const char *text,
@@ -189,16 +194,17 @@ static int take_uint(const char *name, const char *text,
 static int take_number(const char *name, const char *text, unsigned int *out,
 		       char *err, size_t errlen)
 {
-	return take_uint(name, text, bare, "a whole number", out, err,
-			 errlen);
+	return take_uint(name, text, bare, "a whole number", out, err, errlen);
 }
 
 /* In seconds: a bare number, or with an s, m, h or d unit. */
-static int take_duration(const char *name, const char *text,
-			 unsigned int *out, char *err, size_t errlen)
+static int take_duration(const char *name, const char *text, unsigned int *out,
+			 char *err, size_t errlen)
 {
-	return take_uint(name, text, seconds, "a duration (90, 90s, 5m, 1h "
-			 "or 1d)", out, err, errlen);
+	return take_uint(name, text, seconds,
+			 "a duration (90, 90s, 5m, 1h "
+			 "or 1d)",
+			 out, err, errlen);
 }
 
 /* A size in bytes, or in K, M or G (powers of 1024): 1 byte to max_gib G. */
@@ -210,18 +216,20 @@ static int take_size(const char *name, const char *text, unsigned int max_gib,
 	if (!text)
 		return 0;
 	if (cfs_parse_scaled(text, bytes, (unsigned long long)max_gib << 30,
-			     &v) != 0 || v == 0) {
-		snprintf(err, errlen, "%s must be from 1 to %uG (bytes, or "
-			 "with a K, M or G suffix), not '%s'", name, max_gib,
-			 text);
+			     &v) != 0 ||
+	    v == 0) {
+		snprintf(err, errlen,
+			 "%s must be from 1 to %uG (bytes, or "
+			 "with a K, M or G suffix), not '%s'",
+			 name, max_gib, text);
 		return -EINVAL;
 	}
 	*out = (size_t)v;
 	return 0;
 }
 
-int cfs_options_parse(struct fuse_args *args, struct cfs_options *o,
-		      char *err, size_t errlen)
+int cfs_options_parse(struct fuse_args *args, struct cfs_options *o, char *err,
+		      size_t errlen)
 {
 	struct parse_state st = { .err = err, .errlen = errlen };
 	int rc;
@@ -267,8 +275,7 @@ int cfs_options_parse(struct fuse_args *args, struct cfs_options *o,
  * "  clever:  CLEVER_API_TOKEN, ...", the variables in a column after the
  * longest name, each further line of them starting in that column.
  */
-static void print_credentials_help(const struct cfs_provider *p,
-				   int column)
+static void print_credentials_help(const struct cfs_provider *p, int column)
 {
 	const char *line = p->credentials_help;
 	size_t n;

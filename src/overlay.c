@@ -14,8 +14,8 @@
 
 struct cfs_overlay {
 	pthread_mutex_t lock;
-	struct cfs_hashmap *temps;      /* path -> struct cfs_temp */
-	struct cfs_hashmap *hidden;     /* path -> expiry (time_t in a box) */
+	struct cfs_hashmap *temps;  /* path -> struct cfs_temp */
+	struct cfs_hashmap *hidden; /* path -> expiry (time_t in a box) */
 	unsigned int hide_seconds;
 };
 
@@ -103,7 +103,7 @@ int cfs_overlay_create(struct cfs_overlay *o, const char *path,
 
 	if (!t)
 		return -ENOMEM;
-	t->refs = 2;            /* the map's and the caller's */
+	t->refs = 2; /* the map's and the caller's */
 	pthread_mutex_lock(&o->lock);
 	rc = store(o, path, t);
 	pthread_mutex_unlock(&o->lock);
@@ -117,8 +117,8 @@ int cfs_overlay_create(struct cfs_overlay *o, const char *path,
 	return 0;
 }
 
-int cfs_overlay_put(struct cfs_overlay *o, const char *path,
-		    const char *data, size_t len)
+int cfs_overlay_put(struct cfs_overlay *o, const char *path, const char *data,
+		    size_t len)
 {
 	struct cfs_temp *t = temp_new();
 	int rc;
@@ -149,8 +149,7 @@ int cfs_overlay_unlink(struct cfs_overlay *o, const char *path)
 	return 0;
 }
 
-int cfs_overlay_move(struct cfs_overlay *o, const char *from,
-		     const char *to)
+int cfs_overlay_move(struct cfs_overlay *o, const char *from, const char *to)
 {
 	struct cfs_temp *t;
 	int rc = -ENOENT;

@@ -25,13 +25,12 @@
  * snapshot ends when it is fetched; the live stream, on the same path,
  * has no end (logs.h).
  */
-#define LOG_ROUTE(pattern, filter, ...)                                    \
-	CFS_ROUTE(pattern, CFS_FILE,                                        \
-		  .get = LOGS "?service=all" filter,                        \
-		  .render = CFS_RENDER_RAW, .fetch = &cfs_fetch_stream,     \
+#define LOG_ROUTE(pattern, filter, ...)                                       \
+	CFS_ROUTE(pattern, CFS_FILE, .get = LOGS "?service=all" filter,       \
+		  .render = CFS_RENDER_RAW, .fetch = &cfs_fetch_stream,       \
 		  __VA_ARGS__)
 
-#define POLICIES \
+#define POLICIES                                                              \
 	"/v4/addon-providers/addon-pulsar/addons/{addon.realId}/storage-policies"
 
 /* The policies as written: any JSON object; the API checks the fields. */
@@ -79,12 +78,13 @@ static const struct cfs_route clever_routes[] = {
 	CFS_ROUTE("orgs/{owner}/apps/{app}/app.json", CFS_FILE,
 		  .mtime = "creationDate"),
 	CFS_ROUTE("orgs/{owner}/apps/{app}/deployments", CFS_DIR),
-	CFS_ROUTE("orgs/{owner}/apps/{app}/deployments/{deployment}.json", CFS_FILE,
-		  .list = V4_APP "/deployments", .key = "id", .mtime = "startDate"),
+	CFS_ROUTE("orgs/{owner}/apps/{app}/deployments/{deployment}.json",
+		  CFS_FILE, .list = V4_APP "/deployments", .key = "id",
+		  .mtime = "startDate"),
 	CFS_ROUTE("orgs/{owner}/apps/{app}/instances", CFS_DIR),
-	CFS_ROUTE("orgs/{owner}/apps/{app}/instances/{instance}.json", CFS_FILE,
-		  .list = V4_APP "/instances", .key = "id", .where = "state!=DELETED",
-		  .mtime = "creationDate"),
+	CFS_ROUTE("orgs/{owner}/apps/{app}/instances/{instance}.json",
+		  CFS_FILE, .list = V4_APP "/instances", .key = "id",
+		  .where = "state!=DELETED", .mtime = "creationDate"),
 	CFS_ROUTE("orgs/{owner}/apps/{app}/instances/deleted", CFS_DIR),
 	CFS_ROUTE("orgs/{owner}/apps/{app}/instances/deleted/{instance}.json",
 		  CFS_FILE, .list = V4_APP "/instances", .key = "id",
@@ -93,22 +93,23 @@ static const struct cfs_route clever_routes[] = {
 	/* apart from the .json files, so listing those stays one request */
 	CFS_ROUTE("orgs/{owner}/apps/{app}/deployment-logs", CFS_DIR),
 	LOG_ROUTE("orgs/{owner}/apps/{app}/deployment-logs/{deployment}",
-		  "&deploymentId={deployment}",
-		  .list = V4_APP "/deployments", .key = "id"),
+		  "&deploymentId={deployment}", .list = V4_APP "/deployments",
+		  .key = "id"),
 	CFS_ROUTE("orgs/{owner}/apps/{app}/instance-logs", CFS_DIR),
 	LOG_ROUTE("orgs/{owner}/apps/{app}/instance-logs/{instance}",
-		  "&instanceId={instance}",
-		  .list = V4_APP "/instances", .key = "id"),
+		  "&instanceId={instance}", .list = V4_APP "/instances",
+		  .key = "id"),
 	CFS_ROUTE("orgs/{owner}/apps/{app}/load-balancer.json", CFS_FILE,
 		  .get = "/v4/load-balancers/organisations/{owner}/applications/"
-		 "{app}/load-balancers/default"),
+			 "{app}/load-balancers/default"),
 	CFS_ROUTE("orgs/{owner}/addons", CFS_DIR),
 	CFS_ROUTE("orgs/{owner}/addons/{addon}", CFS_DIR,
 		  .list = "/v2/{@v2owner}/addons", .key = "id"),
 	CFS_ROUTE("orgs/{owner}/addons/{addon}/addon.json", CFS_FILE,
 		  .mtime = "creationDate"),
-	CFS_ROUTE("orgs/{owner}/addons/{addon}/storage-policies.json", CFS_FILE,
-		  .get = POLICIES, .only_if = "addon.provider.id=addon-pulsar",
+	CFS_ROUTE("orgs/{owner}/addons/{addon}/storage-policies.json",
+		  CFS_FILE, .get = POLICIES,
+		  .only_if = "addon.provider.id=addon-pulsar",
 		  .write_method = "PATCH", .write_path = POLICIES,
 		  .encode = encode_json_object, .drops = POLICIES),
 };
@@ -129,7 +130,8 @@ static int list_owners(struct cfs_tree *t, const struct cfs_vars *v,
 	int rc;
 
 	(void)v;
-	cfs_tree_prefetch(t, (char *const[]){ "/v2/self", "/v2/organisations" },
+	cfs_tree_prefetch(t,
+			  (char *const[]){ "/v2/self", "/v2/organisations" },
 			  2);
 	rc = cfs_tree_fetch(t, "/v2/self", NULL, &self);
 	if (!rc)
@@ -137,14 +139,18 @@ static int list_owners(struct cfs_tree *t, const struct cfs_vars *v,
 	if (rc)
 		goto out;
 	out->src = cfs_resp_ref(orgs);
-	rc = cfs_listing_add(out, json_string_value(json_object_get(
-					  self->json, "id")) ?: "",
+	rc = cfs_listing_add(out,
+			     json_string_value(
+				     json_object_get(self->json, "id"))
+				     ?: "",
 			     self->json);
 	json_array_foreach(orgs->json, i, org) {
 		if (rc)
 			break;
-		rc = cfs_listing_add(out, json_string_value(json_object_get(
-						  org, "id")) ?: "",
+		rc = cfs_listing_add(out,
+				     json_string_value(
+					     json_object_get(org, "id"))
+					     ?: "",
 				     org);
 	}
 out:
@@ -252,16 +258,17 @@ static size_t list_missing(const struct cfs_auth_source *src,
 	out[0] = '\0';
 	for (i = 0; i < count && used < len; i++)
 		used += snprintf(out + used, len - used, "%s%s",
-				 i == 0 ? "" : i + 1 < count ? ", " : " and ",
+				 i == 0		 ? ""
+				 : i + 1 < count ? ", "
+						 : " and ",
 				 missing[i]);
 	return count;
 }
 
 /* the token pair, then the consumer pair */
-static const char *const oauth_vars[] = {
-	"CLEVER_TOKEN", "CLEVER_SECRET", "CLEVER_CONSUMER_KEY",
-	"CLEVER_CONSUMER_SECRET"
-};
+static const char *const oauth_vars[] = { "CLEVER_TOKEN", "CLEVER_SECRET",
+					  "CLEVER_CONSUMER_KEY",
+					  "CLEVER_CONSUMER_SECRET" };
 
 /*
  * No API token and no whole OAuth 1.0a set: say what is missing, by name.
@@ -283,23 +290,29 @@ static int refuse_oauth1(const struct cfs_auth_source *src,
 					sizeof(tokens));
 
 	if (no_consumer == 2 && no_token == 2)
-		snprintf(err, errlen, "no Clever Cloud credentials: set "
+		snprintf(err, errlen,
+			 "no Clever Cloud credentials: set "
 			 "CLEVER_API_TOKEN, or CLEVER_CONSUMER_KEY and "
 			 "CLEVER_CONSUMER_SECRET with CLEVER_TOKEN and "
 			 "CLEVER_SECRET (or `clever login`)");
 	else if (!no_token)
-		snprintf(err, errlen, "no Clever Cloud OAuth consumer%s%s: "
+		snprintf(err, errlen,
+			 "no Clever Cloud OAuth consumer%s%s: "
 			 "set %s, or use CLEVER_API_TOKEN instead",
 			 tools_path ? " for the token of " : "",
 			 tools_path ? tools_path : "", consumer);
 	else if (!no_consumer)
-		snprintf(err, errlen, "no Clever Cloud OAuth token: set %s, "
-			 "or run `clever login`", tokens);
+		snprintf(err, errlen,
+			 "no Clever Cloud OAuth token: set %s, "
+			 "or run `clever login`",
+			 tokens);
 	else {
 		list_missing(src, oauth_vars, 4, all, sizeof(all));
-		snprintf(err, errlen, "incomplete Clever Cloud OAuth "
+		snprintf(err, errlen,
+			 "incomplete Clever Cloud OAuth "
 			 "credentials: set %s, or use CLEVER_API_TOKEN "
-			 "instead", all);
+			 "instead",
+			 all);
 	}
 	return -EACCES;
 }
@@ -351,7 +364,8 @@ const struct cfs_provider cfs_provider_clever = {
 	.listers = clever_listers,
 	.nlisters = sizeof(clever_listers) / sizeof(clever_listers[0]),
 	.derivations = clever_derivations,
-	.nderivations = sizeof(clever_derivations) / sizeof(clever_derivations[0]),
+	.nderivations = sizeof(clever_derivations) /
+			sizeof(clever_derivations[0]),
 	.description = "Clever Cloud",
 	.credentials_help =
 		"CLEVER_API_TOKEN, or CLEVER_TOKEN + CLEVER_SECRET +\n"

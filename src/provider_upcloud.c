@@ -31,10 +31,10 @@ static int encode_details(const struct cfs_vars *v, const char *data,
 			  size_t len, json_t **body);
 static int encode_labels(const struct cfs_vars *v, const char *data,
 			 size_t len, json_t **body);
-static int encode_roles(const struct cfs_vars *v, const char *data,
-			size_t len, json_t **body);
-static int encode_field(const struct cfs_vars *v, const char *data,
-			size_t len, json_t **body);
+static int encode_roles(const struct cfs_vars *v, const char *data, size_t len,
+			json_t **body);
+static int encode_field(const struct cfs_vars *v, const char *data, size_t len,
+			json_t **body);
 static int encode_sub_account(const struct cfs_vars *v, const char *data,
 			      size_t len, json_t **body);
 static int field_modifiable(const struct cfs_vars *v);
@@ -151,16 +151,19 @@ static int list_label_pairs(struct cfs_tree *t, const struct cfs_vars *v,
 		return -ENOMEM;
 	rc = cfs_tree_fetch(t, "/1.3/account/list", NULL, &out->src);
 	json_array_foreach(cfs_json_at(rc ? NULL : out->src->json,
-				       "accounts.account"), i, account) {
+				       "accounts.account"),
+			   i, account) {
 		json_array_foreach(json_object_get(account, "labels"), k,
 				   label) {
 			char pair[512];
 
 			snprintf(pair, sizeof(pair), "%s=%s",
-				 json_string_value(json_object_get(label,
-								   "key")) ?: "",
-				 json_string_value(json_object_get(
-					 label, "value")) ?: "");
+				 json_string_value(
+					 json_object_get(label, "key"))
+					 ?: "",
+				 json_string_value(
+					 json_object_get(label, "value"))
+					 ?: "");
 			if (rc || cfs_hashmap_get(seen, pair))
 				continue;
 			rc = cfs_hashmap_put(seen, pair, seen, NULL);
@@ -238,8 +241,7 @@ static int add_resources(json_t *j, struct cfs_hashmap *seen,
 }
 
 /* The resources the month's billing summary names. */
-static int list_billed_resources(struct cfs_tree *t,
-				 const struct cfs_vars *v,
+static int list_billed_resources(struct cfs_tree *t, const struct cfs_vars *v,
 				 struct cfs_listing *out)
 {
 	struct cfs_hashmap *seen = cfs_hashmap_new();
@@ -262,9 +264,22 @@ static int list_billed_resources(struct cfs_tree *t,
 
 /* The one-line fields "Modify account details" accepts. */
 static const char *const modifiable_fields[] = {
-	"first_name", "last_name", "company", "address", "postal_code",
-	"city", "state", "country", "currency", "language", "phone", "email",
-	"vat_number", "timezone", "allow_api", "allow_gui",
+	"first_name",
+	"last_name",
+	"company",
+	"address",
+	"postal_code",
+	"city",
+	"state",
+	"country",
+	"currency",
+	"language",
+	"phone",
+	"email",
+	"vat_number",
+	"timezone",
+	"allow_api",
+	"allow_gui",
 	"enable_3rd_party_services",
 };
 
@@ -274,7 +289,8 @@ static int field_modifiable(const struct cfs_vars *v)
 	size_t i;
 
 	for (i = 0; field && i < sizeof(modifiable_fields) /
-					 sizeof(modifiable_fields[0]); i++)
+					     sizeof(modifiable_fields[0]);
+	     i++)
 		if (strcmp(field, modifiable_fields[i]) == 0)
 			return 1;
 	return 0;
@@ -376,16 +392,16 @@ static int add_label(const char *line, size_t n, void *arg)
 	if (n == 0)
 		return 0;
 	if (!eq || eq == line)
-		return -EINVAL;     /* no key: nothing to send */
+		return -EINVAL; /* no key: nothing to send */
 	label = json_pack("{s:s%, s:s%}", "key", line, (size_t)(eq - line),
 			  "value", eq + 1, (size_t)(line + n - eq - 1));
 	if (!label)
-		return -EINVAL;     /* not UTF-8 */
-	rc = key_seen_before(l->keys, json_string_value(json_object_get(
-					      label, "key")));
+		return -EINVAL; /* not UTF-8 */
+	rc = key_seen_before(l->keys,
+			     json_string_value(json_object_get(label, "key")));
 	if (rc) {
 		json_decref(label);
-		return rc > 0 ? -EINVAL : rc;       /* a key twice */
+		return rc > 0 ? -EINVAL : rc; /* a key twice */
 	}
 	return json_array_append_new(l->arr, label) ? -ENOMEM : 0;
 }
@@ -397,8 +413,7 @@ static int lines_to_array(const char *data, size_t len,
 			  json_t **out)
 {
 	struct lines l = { json_array(), cfs_hashmap_new() };
-	int rc = l.arr && l.keys ? each_line(data, len, line_fn, &l)
-				 : -ENOMEM;
+	int rc = l.arr && l.keys ? each_line(data, len, line_fn, &l) : -ENOMEM;
 
 	cfs_hashmap_free(l.keys, NULL);
 	if (rc) {
@@ -435,8 +450,8 @@ static int add_role(const char *line, size_t n, void *arg)
 	return json_array_append_new(l->arr, role) ? -ENOMEM : 0;
 }
 
-static int encode_roles(const struct cfs_vars *v, const char *data,
-			size_t len, json_t **body)
+static int encode_roles(const struct cfs_vars *v, const char *data, size_t len,
+			json_t **body)
 {
 	json_t *roles;
 	int rc;
@@ -445,13 +460,13 @@ static int encode_roles(const struct cfs_vars *v, const char *data,
 	rc = lines_to_array(data, len, add_role, &roles);
 	if (rc)
 		return rc;
-	return wrap("account",
-		    json_pack("{s:{s:o}}", "roles", "role", roles), body);
+	return wrap("account", json_pack("{s:{s:o}}", "roles", "role", roles),
+		    body);
 }
 
 /* value + an optional final newline; a newline elsewhere cannot be valid */
-static int encode_field(const struct cfs_vars *v, const char *data,
-			size_t len, json_t **body)
+static int encode_field(const struct cfs_vars *v, const char *data, size_t len,
+			json_t **body)
 {
 	const char *field = cfs_vars_value(v, "field");
 	json_t *value;
@@ -489,8 +504,8 @@ static int encode_sub_account(const struct cfs_vars *v, const char *data,
 		json_decref(sub);
 		return -EINVAL;
 	}
-	if (!named && json_object_set_new(sub, "username",
-					  json_string(user)) != 0) {
+	if (!named &&
+	    json_object_set_new(sub, "username", json_string(user)) != 0) {
 		json_decref(sub);
 		return -ENOMEM;
 	}
@@ -555,14 +570,13 @@ struct upcloud_keys {
 	const char *password;
 };
 
-static const struct upcloud_keys env_keys = {
-	"UPCLOUD_TOKEN", "UPCLOUD_USERNAME", "UPCLOUD_PASSWORD"
-};
+static const struct upcloud_keys env_keys = { "UPCLOUD_TOKEN",
+					      "UPCLOUD_USERNAME",
+					      "UPCLOUD_PASSWORD" };
 
 /* upctl's own names, in its configuration file */
-static const struct upcloud_keys upctl_keys = {
-	"token", "username", "password"
-};
+static const struct upcloud_keys upctl_keys = { "token", "username",
+						"password" };
 
 /*
  * A token, or a username and password, from one source; 1 when it holds
@@ -618,7 +632,8 @@ static int load_credentials(struct cfs_auth *a,
 		if (rc <= 0)
 			return rc;
 	}
-	snprintf(err, errlen, "no UpCloud credentials: set UPCLOUD_TOKEN, or "
+	snprintf(err, errlen,
+		 "no UpCloud credentials: set UPCLOUD_TOKEN, or "
 		 "UPCLOUD_USERNAME and UPCLOUD_PASSWORD");
 	return -EACCES;
 }
@@ -637,7 +652,8 @@ const struct cfs_provider cfs_provider_upcloud = {
 	.listers = upcloud_listers,
 	.nlisters = sizeof(upcloud_listers) / sizeof(upcloud_listers[0]),
 	.derivations = upcloud_derivations,
-	.nderivations = sizeof(upcloud_derivations) / sizeof(upcloud_derivations[0]),
+	.nderivations = sizeof(upcloud_derivations) /
+			sizeof(upcloud_derivations[0]),
 	.description = "UpCloud",
 	.credentials_help =
 		"UPCLOUD_TOKEN, or UPCLOUD_USERNAME + UPCLOUD_PASSWORD;\n"

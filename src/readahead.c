@@ -25,7 +25,7 @@ struct cfs_readahead {
 	int running;
 	int stopping;
 	size_t n;
-	char *queue[QUEUED_MAX];    /* oldest first */
+	char *queue[QUEUED_MAX]; /* oldest first */
 };
 
 struct cfs_readahead *cfs_readahead_new(struct cfs_tree *t,
@@ -47,7 +47,7 @@ struct cfs_readahead *cfs_readahead_new(struct cfs_tree *t,
 struct own_fetches {
 	struct cfs_readahead *ra;
 	const struct cfs_wants *w;
-	size_t next;                /* atomic */
+	size_t next; /* atomic */
 };
 
 static void *own_fetcher(void *arg)
@@ -119,7 +119,8 @@ static void *worker_main(void *arg)
 			continue;
 		}
 		dir = ra->queue[0];
-		memmove(ra->queue, ra->queue + 1, --ra->n * sizeof(*ra->queue));
+		memmove(ra->queue, ra->queue + 1,
+			--ra->n * sizeof(*ra->queue));
 		pthread_mutex_unlock(&ra->lock);
 		read_ahead_of(ra, dir);
 		free(dir);

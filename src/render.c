@@ -17,7 +17,7 @@
 static struct cfs_blob *render_json(json_t *j)
 {
 	char *text = json_dumps(j, JSON_INDENT(2) | JSON_ENCODE_ANY |
-				   REAL_DIGITS);
+					   REAL_DIGITS);
 	struct cfs_buf b = { 0 };
 
 	if (!text)

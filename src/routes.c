@@ -27,9 +27,8 @@ struct refusal {
 	const struct cfs_provider *p;
 };
 
-__attribute__((format(printf, 3, 4)))
-static int refuse(struct refusal *why, const struct cfs_route *r,
-		  const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int
+refuse(struct refusal *why, const struct cfs_route *r, const char *fmt, ...)
 {
 	char reason[256];
 	va_list ap;
@@ -146,8 +145,8 @@ static int slot_of(const struct cfs_croute *cr, const char *name, size_t len,
 	return -ENOENT;
 }
 
-static const struct cfs_derivation *find_derivation(
-	const struct cfs_provider *p, const char *name, size_t len)
+static const struct cfs_derivation *
+find_derivation(const struct cfs_provider *p, const char *name, size_t len)
 {
 	size_t i;
 
@@ -171,9 +170,9 @@ static struct cfs_tok *tok_add(struct cfs_template *tp)
 
 /* What a template of the row may refer to. */
 struct scope {
-	const char *what;       /* "get", "list", ... for the reason */
-	size_t nslots;          /* slots bound when it is expanded */
-	int last_has_item;      /* whether slot nslots - 1 has an item */
+	const char *what;  /* "get", "list", ... for the reason */
+	size_t nslots;	   /* slots bound when it is expanded */
+	int last_has_item; /* whether slot nslots - 1 has an item */
 };
 
 static int compile_ref(struct refusal *why, const struct cfs_croute *cr,
@@ -187,9 +186,10 @@ static int compile_ref(struct refusal *why, const struct cfs_croute *cr,
 	if (len > 0 && ref[0] == '@') {
 		d = find_derivation(why->p, ref + 1, len - 1);
 		if (!d)
-			return refuse(why, cr->r, "%s: %.*s is not a "
-				      "derivation of %s", sc->what, (int)len,
-				      ref, why->p->name);
+			return refuse(why, cr->r,
+				      "%s: %.*s is not a "
+				      "derivation of %s",
+				      sc->what, (int)len, ref, why->p->name);
 		if (d->needs && (slot_of(cr, d->needs, strlen(d->needs),
 					 &tok->slot) != 0 ||
 				 tok->slot >= sc->nslots))
@@ -199,17 +199,20 @@ static int compile_ref(struct refusal *why, const struct cfs_croute *cr,
 		tok->derived = d;
 		return 0;
 	}
-	if (slot_of(cr, ref, vlen, &tok->slot) != 0 ||
-	    tok->slot >= sc->nslots)
-		return refuse(why, cr->r, "%s: {%.*s} is not a variable bound "
-			      "there", sc->what, (int)len, ref);
+	if (slot_of(cr, ref, vlen, &tok->slot) != 0 || tok->slot >= sc->nslots)
+		return refuse(why, cr->r,
+			      "%s: {%.*s} is not a variable bound "
+			      "there",
+			      sc->what, (int)len, ref);
 	if (!dot) {
 		tok->kind = CFS_TOK_VAR;
 		return 0;
 	}
 	if (tok->slot == sc->nslots - 1 && !sc->last_has_item)
-		return refuse(why, cr->r, "%s: {%.*s}: a new file's name has "
-			      "no item", sc->what, (int)len, ref);
+		return refuse(why, cr->r,
+			      "%s: {%.*s}: a new file's name has "
+			      "no item",
+			      sc->what, (int)len, ref);
 	tok->kind = CFS_TOK_FIELD;
 	if (jpath_parse(dot + 1, len - vlen - 1, &tok->field) != 0)
 		return refuse(why, cr->r, "%s: bad field in {%.*s}", sc->what,
@@ -276,9 +279,9 @@ static int append_escaped(struct cfs_buf *out, const char *s)
 static int expand_field(const struct cfs_tok *tok, const struct cfs_vars *v,
 			struct cfs_buf *out)
 {
-	json_t *j = tok->slot < v->n ? cfs_jpath_get(v->item[tok->slot],
-						     &tok->field)
-				     : NULL;
+	json_t *j = tok->slot < v->n
+			    ? cfs_jpath_get(v->item[tok->slot], &tok->field)
+			    : NULL;
 	char num[32];
 	const char *s = json_string_value(j);
 
@@ -305,8 +308,7 @@ int cfs_template_expand(const struct cfs_template *tp, struct cfs_tree *t,
 			break;
 		case CFS_TOK_VAR:
 			rc = tok->slot < v->n
-				     ? append_escaped(out,
-							      v->value[tok->slot])
+				     ? append_escaped(out, v->value[tok->slot])
 				     : -ENOENT;
 			break;
 		case CFS_TOK_FIELD:
@@ -326,8 +328,8 @@ int cfs_template_expand(const struct cfs_template *tp, struct cfs_tree *t,
 static int parse_segment(const char *text, size_t len, struct cfs_segment *s)
 {
 	const char *open = memchr(text, '{', len);
-	const char *close = open ? memchr(open, '}', len - (size_t)(open -
-								      text))
+	const char *close = open ? memchr(open, '}',
+					  len - (size_t)(open - text))
 				 : NULL;
 	const char *end = text + len;
 
@@ -393,9 +395,8 @@ static int same_segment(const struct cfs_segment *a,
 }
 
 /* The row of the first `depth` segments of cr, if the table has it. */
-static struct cfs_croute *find_prefix(struct cfs_routes *rt,
-				      const struct cfs_croute *cr,
-				      size_t depth)
+static struct cfs_croute *
+find_prefix(struct cfs_routes *rt, const struct cfs_croute *cr, size_t depth)
 {
 	size_t i;
 	size_t s;
@@ -464,8 +465,10 @@ static int link_row(struct refusal *why, struct cfs_routes *rt,
 		if (a->nseg != d)
 			a = find_prefix(rt, cr, d);
 		if (!a)
-			return refuse(why, cr->r, "no row for its first %zu "
-				      "segments", d);
+			return refuse(why, cr->r,
+				      "no row for its first %zu "
+				      "segments",
+				      d);
 		if (cr->seg[d - 1].var)
 			cr->def[--slot] = a;
 	}
@@ -490,7 +493,8 @@ static int check_listing(struct refusal *why, struct cfs_croute *cr)
 	int listed = cr->seg[cr->nseg - 1].var && r->kind != CFS_NEWFILE;
 
 	if (!listed && (r->list || r->key || r->where || r->list_at))
-		return refuse(why, r, "list, key, where and list_at are for "
+		return refuse(why, r,
+			      "list, key, where and list_at are for "
 			      "a listed {variable} as the last segment");
 	if (!listed)
 		return 0;
@@ -501,8 +505,10 @@ static int check_listing(struct refusal *why, struct cfs_croute *cr)
 		if (!cr->lister)
 			return refuse(why, r, "no lister %s", r->list);
 		if (r->key || r->where || r->list_at)
-			return refuse(why, r, "key, where and list_at are for "
-				      "API lists, not %s", r->list);
+			return refuse(why, r,
+				      "key, where and list_at are for "
+				      "API lists, not %s",
+				      r->list);
 		return 0;
 	}
 	if (!r->key)
@@ -515,18 +521,22 @@ static int check_kind(struct refusal *why, const struct cfs_croute *cr)
 	const struct cfs_route *r = cr->r;
 
 	if ((r->kind == CFS_LINK) != (r->link != NULL))
-		return refuse(why, r, "link is for symlink rows, and they "
+		return refuse(why, r,
+			      "link is for symlink rows, and they "
 			      "need one");
-	if (r->kind == CFS_NEWFILE && (!r->write_method ||
-				       !cr->seg[cr->nseg - 1].var))
-		return refuse(why, r, "a new file needs a {variable} name "
+	if (r->kind == CFS_NEWFILE &&
+	    (!r->write_method || !cr->seg[cr->nseg - 1].var))
+		return refuse(why, r,
+			      "a new file needs a {variable} name "
 			      "and a write_method");
-	if (r->kind != CFS_FILE && (r->get || r->at || r->mtime ||
-				    r->fetch || r->accept))
-		return refuse(why, r, "get, at, mtime, fetch and accept are "
+	if (r->kind != CFS_FILE &&
+	    (r->get || r->at || r->mtime || r->fetch || r->accept))
+		return refuse(why, r,
+			      "get, at, mtime, fetch and accept are "
 			      "for files");
 	if (r->kind == CFS_FILE && !r->get && cr->nvars == 0)
-		return refuse(why, r, "a file with neither get nor an item "
+		return refuse(why, r,
+			      "a file with neither get nor an item "
 			      "to show");
 	if (r->kind == CFS_FILE && !r->get && r->render == CFS_RENDER_RAW)
 		return refuse(why, r, "raw rendering needs get");
@@ -540,10 +550,12 @@ static int check_writes(struct refusal *why, const struct cfs_croute *cr)
 	const struct cfs_route *r = cr->r;
 
 	if (!r->write_method != !r->write_path)
-		return refuse(why, r, "write_method and write_path go "
+		return refuse(why, r,
+			      "write_method and write_path go "
 			      "together");
 	if (!r->write_method && (r->encode || r->writable || r->drops))
-		return refuse(why, r, "encode, writable and drops need a "
+		return refuse(why, r,
+			      "encode, writable and drops need a "
 			      "write_method");
 	if (r->kind == CFS_LINK && r->write_method)
 		return refuse(why, r, "a symlink takes no writes");
@@ -571,8 +583,7 @@ static int compile_drops(struct refusal *why, struct cfs_croute *cr,
 		}
 		cr->drops = d;
 		memset(&d[cr->ndrops], 0, sizeof(*d));
-		rc = n ? compile_template(why, cr, sc, one,
-					  &d[cr->ndrops++])
+		rc = n ? compile_template(why, cr, sc, one, &d[cr->ndrops++])
 		       : refuse(why, cr->r, "drops: an empty prefix");
 		free(one);
 		if (rc)
@@ -588,18 +599,24 @@ static int compile_conds(struct refusal *why, struct cfs_croute *cr)
 	const char *dot;
 
 	if (r->where && cond_parse(r->where, &cr->where) != 0)
-		return refuse(why, r, "where '%s' is not field=value or "
-			      "field!=value", r->where);
+		return refuse(why, r,
+			      "where '%s' is not field=value or "
+			      "field!=value",
+			      r->where);
 	if (!r->only_if)
 		return 0;
 	dot = strchr(r->only_if, '.');
 	if (!dot || slot_of(cr, r->only_if, (size_t)(dot - r->only_if),
 			    &cr->only_if.slot) != 0)
-		return refuse(why, r, "only_if '%s' names no variable of the "
-			      "row", r->only_if);
+		return refuse(why, r,
+			      "only_if '%s' names no variable of the "
+			      "row",
+			      r->only_if);
 	if (cond_parse(dot + 1, &cr->only_if) != 0)
-		return refuse(why, r, "only_if '%s' is not var.field=value "
-			      "or var.field!=value", r->only_if);
+		return refuse(why, r,
+			      "only_if '%s' is not var.field=value "
+			      "or var.field!=value",
+			      r->only_if);
 	return 0;
 }
 
@@ -631,8 +648,9 @@ static int compile_templates(struct refusal *why, struct cfs_croute *cr)
 	size_t i;
 	int rc;
 
-	rc = compile_template(why, cr, &above, r->list && r->list[0] != '@'
-			      ? r->list : NULL, &cr->list);
+	rc = compile_template(why, cr, &above,
+			      r->list && r->list[0] != '@' ? r->list : NULL,
+			      &cr->list);
 	for (i = 0; !rc && i < sizeof(rows) / sizeof(rows[0]); i++) {
 		struct scope sc = whole;
 
@@ -668,15 +686,16 @@ static int check_unique(struct refusal *why, const struct cfs_routes *rt,
 	size_t j;
 
 	for (j = 1; j < i; j++)
-		if (strcmp(rt->route[j].r->pattern, rt->route[i].r->pattern)
-		    == 0)
-			return refuse(why, rt->route[i].r, "a second row with "
+		if (strcmp(rt->route[j].r->pattern, rt->route[i].r->pattern) ==
+		    0)
+			return refuse(why, rt->route[i].r,
+				      "a second row with "
 				      "this pattern");
 	return 0;
 }
 
-struct cfs_routes *cfs_routes_compile(const struct cfs_provider *p,
-				      char *err, size_t errlen)
+struct cfs_routes *cfs_routes_compile(const struct cfs_provider *p, char *err,
+				      size_t errlen)
 {
 	struct refusal why = { err, errlen, p };
 	struct cfs_routes *rt = calloc(1, sizeof(*rt));
@@ -743,8 +762,8 @@ void cfs_routes_free(struct cfs_routes *rt)
 
 /* ---- matching ------------------------------------------------------ */
 
-int cfs_segment_value(const struct cfs_segment *s, const char *comp,
-		      char *out, size_t len)
+int cfs_segment_value(const struct cfs_segment *s, const char *comp, char *out,
+		      size_t len)
 {
 	size_t n = strlen(comp);
 	size_t pl = strlen(s->prefix);

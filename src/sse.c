@@ -17,15 +17,15 @@
 struct cfs_sse_parser {
 	cfs_sse_cb cb;
 	void *arg;
-	struct cfs_buf line;    /* the line read so far, without its end */
-	struct cfs_buf data;    /* the data buffer */
-	struct cfs_buf type;    /* the event type buffer */
-	struct cfs_buf id;      /* the last event id buffer */
+	struct cfs_buf line;	/* the line read so far, without its end */
+	struct cfs_buf data;	/* the data buffer */
+	struct cfs_buf type;	/* the event type buffer */
+	struct cfs_buf id;	/* the last event id buffer */
 	struct cfs_buf last_id; /* the id buffer as of the last blank line */
 	long retry_ms;
-	bool seen_line;         /* the BOM can only open the first line */
-	bool after_cr;          /* a LF now ends no line: CRLF is one end */
-	int err;                /* what every feed returns once non-zero */
+	bool seen_line; /* the BOM can only open the first line */
+	bool after_cr;	/* a LF now ends no line: CRLF is one end */
+	int err;	/* what every feed returns once non-zero */
 };
 
 static const char *buf_str(const struct cfs_buf *b)

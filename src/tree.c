@@ -132,8 +132,8 @@ static void vars_clear(struct cfs_vars *v)
 
 struct cfs_tree *cfs_tree_new(const struct cfs_provider *p,
 			      struct cfs_cache *cache,
-			      struct cfs_diskcache *disk,
-			      const char *base_url, char *err, size_t errlen)
+			      struct cfs_diskcache *disk, const char *base_url,
+			      char *err, size_t errlen)
 {
 	struct cfs_tree *t = calloc(1, sizeof(*t));
 	char state[128];
@@ -391,8 +391,7 @@ static int bind_listed(struct cfs_tree *t, const struct cfs_croute *cr,
 	return rc;
 }
 
-static int only_if_holds(const struct cfs_croute *cr,
-			 const struct cfs_vars *v)
+static int only_if_holds(const struct cfs_croute *cr, const struct cfs_vars *v)
 {
 	return !cr->only_if.set ||
 	       (cr->only_if.slot < v->n &&
@@ -460,9 +459,9 @@ out:
 
 /* Where a file's bytes come from, before rendering. */
 struct source {
-	struct cfs_resp *resp;      /* the response, if any */
-	json_t *json;               /* what to render */
-	struct cfs_blob *raw;       /* for CFS_RENDER_RAW */
+	struct cfs_resp *resp; /* the response, if any */
+	json_t *json;	       /* what to render */
+	struct cfs_blob *raw;  /* for CFS_RENDER_RAW */
 	uint64_t version;
 	char *url;
 	char request_id[128];
@@ -517,8 +516,7 @@ static int source_from_disk(struct cfs_tree *t, struct source *s,
 	    cfs_diskcache_get(t->disk, api, fp, &s->raw, &meta) != 0)
 		return -ENOENT;
 	s->url = full_url(t, api);
-	snprintf(s->request_id, sizeof(s->request_id), "%s",
-		 meta.request_id);
+	snprintf(s->request_id, sizeof(s->request_id), "%s", meta.request_id);
 	s->fetched_at = meta.fetched_at;
 	return 0;
 }
@@ -710,7 +708,8 @@ static int dir_writable(const struct cfs_croute *cr, const struct cfs_vars *v)
 	for (c = 0; c < cr->nchildren; c++) {
 		const struct cfs_croute *child = cr->children[c];
 
-		if ((child->r->write_method || child->r->kind == CFS_NEWFILE) &&
+		if ((child->r->write_method ||
+		     child->r->kind == CFS_NEWFILE) &&
 		    only_if_holds(child, v))
 			return 1;
 	}
@@ -905,6 +904,30 @@ void cfs_tree_fetch_ahead(struct cfs_tree *t, const struct cfs_fetch_kind *k,
 		cfs_resp_unref(r);
 }
 
+static int grow_wants(struct cfs_wants *w)
+{
+	size_t cap = w->cap ? w->cap * 2 : 16;
+	const struct cfs_fetch_kind **k;
+	const char **a;
+	char **p;
+
+	p = realloc(w->path, cap * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	w->path = p;
+	a = realloc(w->accept, cap * sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	w->accept = a;
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
+	k = realloc(w->kind, cap * sizeof(*k));
+	if (!k)
+		return -ENOMEM;
+	w->kind = k;
+	w->cap = cap;
+	return 0;
+}
+
 static int want(struct cfs_tree *t, const struct cfs_template *tp,
 		const struct cfs_vars *v, const char *accept,
 		const struct cfs_fetch_kind *kind, struct cfs_wants *w)
@@ -912,24 +935,8 @@ static int want(struct cfs_tree *t, const struct cfs_template *tp,
 	struct cfs_buf path = { 0 };
 	int rc = expand(t, tp, v, &path);
 
-	if (!rc && w->n == w->cap) {
-		size_t cap = w->cap ? w->cap * 2 : 16;
-		char **p = realloc(w->path, cap * sizeof(*p));
-		const char **a = p ? realloc(w->accept, cap * sizeof(*a))
-				   : NULL;
-		const struct cfs_fetch_kind **k =
-			a ? realloc(w->kind, cap * sizeof(*k)) : NULL;
-
-		if (p)
-			w->path = p;
-		if (a)
-			w->accept = a;
-		if (k)
-			w->kind = k;
-		rc = p && a && k ? 0 : -ENOMEM;
-		if (!rc)
-			w->cap = cap;
-	}
+	if (!rc && w->n == w->cap)
+		rc = grow_wants(w);
 	if (rc) {
 		cfs_buf_free(&path);
 		return rc;
@@ -1100,8 +1107,8 @@ static int plan(struct cfs_tree *t, const char *path,
 				 path);
 			goto out;
 		}
-		w->body = json_dumps(body, JSON_COMPACT |
-					   JSON_REAL_PRECISION(15));
+		w->body = json_dumps(body,
+				     JSON_COMPACT | JSON_REAL_PRECISION(15));
 		if (!w->body) {
 			rc = -ENOMEM;
 			goto out;
@@ -1146,8 +1153,8 @@ static int plan_for(struct cfs_tree *t, const char *path, int removal,
 	return rc;
 }
 
-int cfs_tree_plan_write(struct cfs_tree *t, const char *path,
-			const char *data, size_t len, struct cfs_write *w)
+int cfs_tree_plan_write(struct cfs_tree *t, const char *path, const char *data,
+			size_t len, struct cfs_write *w)
 {
 	return plan_for(t, path, 0, data, len, w);
 }
@@ -1166,8 +1173,10 @@ static int outcome_unknown(const struct cfs_http_response *rs)
 static int send_write(struct cfs_tree *t, const struct cfs_write *w)
 {
 	struct cfs_http_request rq = {
-		.method = w->method, .path = w->path,
-		.body = w->body, .body_len = w->body_len,
+		.method = w->method,
+		.path = w->path,
+		.body = w->body,
+		.body_len = w->body_len,
 	};
 	struct cfs_http_response rs;
 	size_t i;
@@ -1175,9 +1184,9 @@ static int send_write(struct cfs_tree *t, const struct cfs_write *w)
 
 	rc = cfs_http_perform(cfs_cache_http(t->cache), &rq, &rs);
 	for (i = 0; i < w->ndrops; i++)
-		(outcome_unknown(&rs) ? cfs_cache_doubt_prefix
-				      : cfs_cache_drop_prefix)(t->cache,
-							       w->drops[i]);
+		(outcome_unknown(&rs)
+			 ? cfs_cache_doubt_prefix
+			 : cfs_cache_drop_prefix)(t->cache, w->drops[i]);
 	cfs_http_response_clear(&rs);
 	return rc;
 }

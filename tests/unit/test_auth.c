@@ -54,9 +54,10 @@ static int load(const char *provider, const char *file, char *err,
 static void unset_all(void)
 {
 	static const char *const names[] = {
-		"CLEVER_API_TOKEN", "CLEVER_TOKEN", "CLEVER_SECRET",
-		"CLEVER_CONSUMER_KEY", "CLEVER_CONSUMER_SECRET",
-		"UPCLOUD_TOKEN", "UPCLOUD_USERNAME", "UPCLOUD_PASSWORD",
+		"CLEVER_API_TOKEN",	  "CLEVER_TOKEN",
+		"CLEVER_SECRET",	  "CLEVER_CONSUMER_KEY",
+		"CLEVER_CONSUMER_SECRET", "UPCLOUD_TOKEN",
+		"UPCLOUD_USERNAME",	  "UPCLOUD_PASSWORD",
 	};
 	size_t i;
 
@@ -86,7 +87,8 @@ static void test_credentials_file(void)
 	cfs_auth_free(&a);
 
 	write_file("CLEVER_CONSUMER_KEY=ck\nCLEVER_CONSUMER_SECRET=cs\n"
-		   "CLEVER_TOKEN=t\nCLEVER_SECRET=ts\n", 0600);
+		   "CLEVER_TOKEN=t\nCLEVER_SECRET=ts\n",
+		   0600);
 	CHECK(load("clever", path, err, &a) == 0);
 	CHECK(a.kind == CFS_AUTH_OAUTH1);
 	CHECK_STR(a.consumer_key, "ck");
@@ -98,7 +100,8 @@ static void test_credentials_file(void)
 	CHECK(strstr(err, "line 1") != NULL);
 
 	write_file("UPCLOUD_TOKEN=ucat_x\nUPCLOUD_USERNAME=u\n"
-		   "UPCLOUD_PASSWORD=p\n", 0600);
+		   "UPCLOUD_PASSWORD=p\n",
+		   0600);
 	CHECK(load("upcloud", path, err, &a) != 0);
 	CHECK(strstr(err, "keep one") != NULL);
 
@@ -196,11 +199,11 @@ static void test_upctl_yaml(void)
 
 	unlink(upctl);
 	check_refusal("upcloud", "no UpCloud credentials: set UPCLOUD_TOKEN, "
-		      "or UPCLOUD_USERNAME and UPCLOUD_PASSWORD");
+				 "or UPCLOUD_USERNAME and UPCLOUD_PASSWORD");
 
 	setenv("UPCLOUD_PASSWORD", "p", 1);
 	check_refusal("upcloud", "UPCLOUD_PASSWORD is set, but not "
-		      "UPCLOUD_USERNAME");
+				 "UPCLOUD_USERNAME");
 	unsetenv("UPCLOUD_PASSWORD");
 }
 
@@ -215,27 +218,31 @@ static void test_clever_says_what_is_missing(void)
 	/* what clever-tools' CI recipes set */
 	setenv("CLEVER_TOKEN", "t", 1);
 	setenv("CLEVER_SECRET", "ts", 1);
-	check_refusal("clever", "no Clever Cloud OAuth consumer: set "
+	check_refusal("clever",
+		      "no Clever Cloud OAuth consumer: set "
 		      "CLEVER_CONSUMER_KEY and CLEVER_CONSUMER_SECRET, or use "
 		      "CLEVER_API_TOKEN instead");
 	setenv("CLEVER_CONSUMER_KEY", "ck", 1);
-	check_refusal("clever", "no Clever Cloud OAuth consumer: set "
+	check_refusal("clever",
+		      "no Clever Cloud OAuth consumer: set "
 		      "CLEVER_CONSUMER_SECRET, or use CLEVER_API_TOKEN "
 		      "instead");
 	unsetenv("CLEVER_SECRET");
-	check_refusal("clever", "incomplete Clever Cloud OAuth credentials: "
+	check_refusal("clever",
+		      "incomplete Clever Cloud OAuth credentials: "
 		      "set CLEVER_SECRET and CLEVER_CONSUMER_SECRET, or use "
 		      "CLEVER_API_TOKEN instead");
 	setenv("CLEVER_CONSUMER_SECRET", "cs", 1);
 	check_refusal("clever", "no Clever Cloud OAuth token: set "
-		      "CLEVER_SECRET, or run `clever login`");
+				"CLEVER_SECRET, or run `clever login`");
 
 	/* `clever login` gives the token pair, not the consumer pair */
 	unset_all();
 	write_to(tools, "{\"token\": \"t\", \"secret\": \"ts\"}", 0600);
 	CHECK(load("clever", NULL, err, &a) != 0);
-	CHECK(strstr(err, "no Clever Cloud OAuth consumer for the token of ")
-	      != NULL);
+	CHECK(strstr(err,
+		     "no Clever Cloud OAuth consumer for the token of ") !=
+	      NULL);
 	CHECK(strstr(err, tools) != NULL);
 	CHECK(strstr(err, "CLEVER_API_TOKEN instead") != NULL);
 

@@ -13,7 +13,7 @@
 #include "provider.h"
 #include "tree.h"
 
-#define APPS                                                                \
+#define APPS                                                                   \
 	"[{\"id\":\"a1\",\"name\":\"one\",\"state\":\"UP\",\"kind\":\"big\","  \
 	"\"owner\":{\"id\":\"o1\"},\"created\":\"2026-01-02T03:04:05Z\"},"     \
 	"{\"id\":\"a2\",\"name\":\"two\",\"state\":\"DELETED\"},"              \
@@ -115,8 +115,8 @@ static int derive_first(struct cfs_tree *t, const struct cfs_vars *v,
 }
 
 /* A name line -> {"name": line}; an empty one cannot be valid. */
-static int encode_name(const struct cfs_vars *v, const char *data,
-		       size_t len, json_t **body)
+static int encode_name(const struct cfs_vars *v, const char *data, size_t len,
+		       json_t **body)
 {
 	(void)v;
 	while (len && data[len - 1] == '\n')
@@ -197,8 +197,7 @@ static int collect(void *arg, const char *name, enum cfs_kind kind,
 	return 0;
 }
 
-static void check_listed(struct cfs_tree *t, const char *dir,
-			 const char *want)
+static void check_listed(struct cfs_tree *t, const char *dir, const char *want)
 {
 	struct names n = { "" };
 

@@ -220,8 +220,12 @@ static void test_save_and_load(void)
 static void test_corrupt_state(void)
 {
 	static const char *const bad[] = {
-		"", "{", "[]", "{\"format\": 2, \"facts\": []}",
-		"{\"format\": 1, \"facts\": {}}", "\x80\x81",
+		"",
+		"{",
+		"[]",
+		"{\"format\": 2, \"facts\": []}",
+		"{\"format\": 1, \"facts\": {}}",
+		"\x80\x81",
 	};
 	struct cfs_diskcache *d = cfs_diskcache_open(dir, API);
 	struct cfs_nodes *n;

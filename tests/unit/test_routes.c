@@ -45,20 +45,25 @@ static void check_compiles(const struct cfs_provider *p)
 
 /* A table of `a` (a directory) and the rows given: refused, naming row
  * and reason. */
-#define REFUSED(row, reason, ...)                                          \
-	check_refused((const struct cfs_route[]){                          \
-			      CFS_ROUTE("a", CFS_DIR), __VA_ARGS__ },      \
-		      sizeof((const struct cfs_route[]){ __VA_ARGS__ }) /   \
-			      sizeof(struct cfs_route) + 1,                \
+#define REFUSED(row, reason, ...)                                             \
+	check_refused((const struct cfs_route[]){ CFS_ROUTE("a", CFS_DIR),    \
+						  __VA_ARGS__ },              \
+		      sizeof((const struct cfs_route[]){ __VA_ARGS__ }) /     \
+				      sizeof(struct cfs_route) +              \
+			      1,                                              \
 		      row, reason)
 
 static void check_refused(const struct cfs_route *routes, size_t n,
 			  const char *row, const char *reason)
 {
 	struct cfs_provider p = {
-		.name = "test", .routes = routes, .nroutes = n,
-		.listers = listers, .nlisters = 1,
-		.derivations = derivations, .nderivations = 2,
+		.name = "test",
+		.routes = routes,
+		.nroutes = n,
+		.listers = listers,
+		.nlisters = 1,
+		.derivations = derivations,
+		.nderivations = 2,
 	};
 	char err[256] = "";
 	char want[128];
@@ -85,7 +90,8 @@ static void check_templates(void)
 		CFS_ROUTE("a/u.json", CFS_FILE, .get = "/u?{@first}"));
 	REFUSED("a/u.json", "get: '{' without '}'",
 		CFS_ROUTE("a/u.json", CFS_FILE, .get = "/u/{@now"));
-	REFUSED("a/{x}.json", "write_path: {x.id}: a new file's name has no "
+	REFUSED("a/{x}.json",
+		"write_path: {x.id}: a new file's name has no "
 		"item",
 		CFS_ROUTE("a/{x}.json", CFS_NEWFILE, .write_method = "POST",
 			  .write_path = "/x/{x.id}"));
@@ -133,7 +139,8 @@ static void check_shapes(void)
 	REFUSED("a/{x}/{x}", "two variables named {x}",
 		CFS_ROUTE("a/{x}", CFS_DIR, .list = "/x", .key = "id"),
 		CFS_ROUTE("a/{x}/{x}", CFS_DIR, .list = "/y", .key = "id"));
-	REFUSED("a", "a second row with this pattern", CFS_ROUTE("a", CFS_DIR));
+	REFUSED("a", "a second row with this pattern",
+		CFS_ROUTE("a", CFS_DIR));
 	REFUSED("a/{x}.json", "a {variable} with no list",
 		CFS_ROUTE("a/{x}.json", CFS_FILE, .get = "/x/{x}"));
 	REFUSED("a/{x}", "no lister @nope",
@@ -148,11 +155,11 @@ static void check_shapes(void)
 
 static void check_kinds(void)
 {
-	REFUSED("a/l", "link is for symlink rows",
-		CFS_ROUTE("a/l", CFS_LINK));
+	REFUSED("a/l", "link is for symlink rows", CFS_ROUTE("a/l", CFS_LINK));
 	REFUSED("a/f", "link is for symlink rows",
 		CFS_ROUTE("a/f", CFS_FILE, .get = "/f", .link = "x"));
-	REFUSED("a/{x}.json", "a new file needs a {variable} name and a "
+	REFUSED("a/{x}.json",
+		"a new file needs a {variable} name and a "
 		"write_method",
 		CFS_ROUTE("a/{x}.json", CFS_NEWFILE));
 	REFUSED("a/f", "a file with neither get nor an item",
@@ -166,7 +173,8 @@ static void check_kinds(void)
 		CFS_ROUTE("a/{x}", CFS_DIR, .list = "/x", .key = "id"),
 		CFS_ROUTE("a/{x}/f", CFS_FILE, .fetch = &cfs_fetch_persisted));
 	REFUSED("a/f", "write_method and write_path go together",
-		CFS_ROUTE("a/f", CFS_FILE, .get = "/f", .write_method = "PUT"));
+		CFS_ROUTE("a/f", CFS_FILE, .get = "/f",
+			  .write_method = "PUT"));
 	REFUSED("a/f", "encode, writable and drops need a write_method",
 		CFS_ROUTE("a/f", CFS_FILE, .get = "/f", .drops = "/f"));
 }

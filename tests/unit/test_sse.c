@@ -12,9 +12,9 @@
 #define LIT(s) s, sizeof(s) - 1
 
 struct sink {
-	struct cfs_buf log;     /* one "[id][event][data]\n" per event */
+	struct cfs_buf log; /* one "[id][event][data]\n" per event */
 	int events;
-	int stop_at;            /* return 42 from this event on; 0: never */
+	int stop_at; /* return 42 from this event on; 0: never */
 };
 
 static int collect(void *arg, const struct cfs_sse_event *ev)
@@ -122,14 +122,14 @@ static void test_clever_stream(void)
 
 static void test_line_ends(void)
 {
-	static const char *const split_crlf[] = {
-		"data: a\r", "", "\n", "data: b\r", "\n\r", "\n",
-		"data: c\r", "\r", "\n", NULL
-	};
+	static const char *const split_crlf[] = { "data: a\r", "",     "\n",
+						  "data: b\r", "\n\r", "\n",
+						  "data: c\r", "\r",   "\n",
+						  NULL };
 
 	check_stream(LIT("data: a\r\n\r\ndata: b\r\rdata: c\n\n"),
-		     "[][message][a]\n[][message][b]\n[][message][c]\n",
-		     "", -1);
+		     "[][message][a]\n[][message][b]\n[][message][c]\n", "",
+		     -1);
 	check_stream(LIT("data: a\r\ndata: b\rdata: c\n\r\n"),
 		     "[][message][a\nb\nc]\n", "", -1);
 	/* a CR then anything but LF: the LF further on is a line end */
@@ -162,8 +162,8 @@ static void test_unknown_fields(void)
 static void test_no_colon(void)
 {
 	check_stream(LIT("data\n\n"), "[][message][]\n", "", -1);
-	check_stream(LIT("event: x\nevent\ndata: a\n\n"),
-		     "[][message][a]\n", "", -1);
+	check_stream(LIT("event: x\nevent\ndata: a\n\n"), "[][message][a]\n",
+		     "", -1);
 	check_stream(LIT("id: 1\ndata: a\n\nid\ndata: b\n\nretry\n"),
 		     "[1][message][a]\n[][message][b]\n", "", -1);
 }
@@ -202,16 +202,19 @@ static void test_retry(void)
 
 static void test_bom(void)
 {
-	check_stream(LIT("\xEF\xBB\xBF" "data: a\n\n"), "[][message][a]\n",
-		     "", -1);
+	check_stream(LIT("\xEF\xBB\xBF"
+			 "data: a\n\n"),
+		     "[][message][a]\n", "", -1);
 	check_stream(LIT("\xEF\xBB\xBF: c\ndata: a\n\n"), "[][message][a]\n",
 		     "", -1);
-	check_stream(LIT("\xEF\xBB\xBF\ndata: a\n\n"), "[][message][a]\n",
-		     "", -1);
+	check_stream(LIT("\xEF\xBB\xBF\ndata: a\n\n"), "[][message][a]\n", "",
+		     -1);
 	/* one BOM only, and only at the very start */
-	check_stream(LIT("\xEF\xBB\xBF\xEF\xBB\xBF" "data: a\n\ndata: b\n\n"),
+	check_stream(LIT("\xEF\xBB\xBF\xEF\xBB\xBF"
+			 "data: a\n\ndata: b\n\n"),
 		     "[][message][b]\n", "", -1);
-	check_stream(LIT("data: a\n\n\xEF\xBB\xBF" "data: b\n\n"),
+	check_stream(LIT("data: a\n\n\xEF\xBB\xBF"
+			 "data: b\n\n"),
 		     "[][message][a]\n", "", -1);
 }
 
@@ -223,8 +226,8 @@ static void test_blank_lines(void)
 
 static void test_heartbeat(void)
 {
-	check_stream(LIT("event: HEARTBEAT\ndata: \n\n"),
-		     "[][HEARTBEAT][]\n", "", -1);
+	check_stream(LIT("event: HEARTBEAT\ndata: \n\n"), "[][HEARTBEAT][]\n",
+		     "", -1);
 }
 
 static void test_stop(void)

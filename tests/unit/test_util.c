@@ -45,8 +45,7 @@ static void test_month(void)
 static void test_scaled(void)
 {
 	static const struct cfs_unit seconds[] = {
-		{ "", 1 }, { "s", 1 }, { "m", 60 }, { "h", 3600 },
-		{ NULL, 0 }
+		{ "", 1 }, { "s", 1 }, { "m", 60 }, { "h", 3600 }, { NULL, 0 }
 	};
 	unsigned long long v;
 
@@ -59,10 +58,10 @@ static void test_scaled(void)
 	/* past max, before and after scaling */
 	CHECK(cfs_parse_scaled("86401", seconds, 86400, &v) != 0);
 	CHECK(cfs_parse_scaled("25h", seconds, 86400, &v) != 0);
-	CHECK(cfs_parse_scaled("99999999999999999999", seconds, ~0ULL,
-			       &v) != 0);
-	CHECK(cfs_parse_scaled("5000000000000000000h", seconds, ~0ULL,
-			       &v) != 0);
+	CHECK(cfs_parse_scaled("99999999999999999999", seconds, ~0ULL, &v) !=
+	      0);
+	CHECK(cfs_parse_scaled("5000000000000000000h", seconds, ~0ULL, &v) !=
+	      0);
 	/* what strtoull would take, and what no unit is */
 	CHECK(cfs_parse_scaled("", seconds, 86400, &v) != 0);
 	CHECK(cfs_parse_scaled("s", seconds, 86400, &v) != 0);
