@@ -180,6 +180,9 @@ struct cfs_wants {
  * are left out; so is every live stream. */
 int cfs_tree_wants(struct cfs_tree *t, const char *dir, struct cfs_wants *w);
 void cfs_wants_clear(struct cfs_wants *w);
+/* Fetches, all at once within max_conns, the persisted documents among
+ * dir's entries that are not on disk yet (their sizes need their bytes). */
+void cfs_tree_fetch_documents(struct cfs_tree *t, const char *dir);
 /* Makes one wanted fetch of a kind of its own (a log snapshot) through
  * the cache, for read-ahead. */
 void cfs_tree_fetch_ahead(struct cfs_tree *t, const struct cfs_fetch_kind *k,

@@ -435,6 +435,9 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 		rc = cfs_overlay_list(l.fs->overlay, l.dir, add_temp, &l);
 	if (!rc && offset == 0)
 		cfs_tree_read_ahead(l.fs->tree, l.dir);
+	/* one prefetch of them all, rather than a few threads a batch each */
+	if (!rc && offset == 0 && (flags & FUSE_READDIR_PLUS))
+		cfs_tree_fetch_documents(l.fs->tree, l.dir);
 	/* offsets are 1, 2, ...: a large directory takes several calls */
 	for (i = (size_t)offset; !rc && i < l.n; i++) {
 		struct dir_entry *e = &l.e[i];

@@ -928,6 +928,22 @@ static int grow_wants(struct cfs_wants *w)
 	return 0;
 }
 
+/* Takes path (a string of its own) into w. */
+static int want_path(struct cfs_wants *w, char *path, const char *accept,
+		     const struct cfs_fetch_kind *kind)
+{
+	int rc = w->n == w->cap ? grow_wants(w) : 0;
+
+	if (rc) {
+		free(path);
+		return rc;
+	}
+	w->path[w->n] = path;
+	w->accept[w->n] = accept;
+	w->kind[w->n++] = kind;
+	return 0;
+}
+
 static int want(struct cfs_tree *t, const struct cfs_template *tp,
 		const struct cfs_vars *v, const char *accept,
 		const struct cfs_fetch_kind *kind, struct cfs_wants *w)
@@ -935,17 +951,15 @@ static int want(struct cfs_tree *t, const struct cfs_template *tp,
 	struct cfs_buf path = { 0 };
 	int rc = expand(t, tp, v, &path);
 
-	if (!rc && w->n == w->cap)
-		rc = grow_wants(w);
 	if (rc) {
 		cfs_buf_free(&path);
 		return rc;
 	}
-	w->path[w->n] = path.data;
-	w->accept[w->n] = accept;
-	w->kind[w->n++] = kind;
-	return 0;
+	return want_path(w, path.data, accept, kind);
 }
+
+typedef void (*entry_fn)(struct cfs_tree *t, const struct cfs_croute *cr,
+			 const struct cfs_vars *v, struct cfs_wants *w);
 
 /*
  * What showing one entry will take: a file's own fetch (a GET, or a log
@@ -971,9 +985,33 @@ static void entry_wants(struct cfs_tree *t, const struct cfs_croute *cr,
 	}
 }
 
+/* A persisted document of the entry that is not on disk yet. */
+static void entry_document(struct cfs_tree *t, const struct cfs_croute *cr,
+			   const struct cfs_vars *v, struct cfs_wants *w)
+{
+	struct cfs_buf api = { 0 };
+	struct cfs_disk_meta meta;
+	struct cfs_blob *kept = NULL;
+	json_t *item = v->n ? v->item[v->n - 1] : NULL;
+	char fp[17];
+
+	if (cr->r->kind != CFS_FILE || !kind_of(cr)->persisted || !item ||
+	    !only_if_holds(cr, v) || expand(t, &cr->get, v, &api) != 0)
+		goto out;
+	item_fingerprint(item, fp);
+	if (t->disk &&
+	    cfs_diskcache_get(t->disk, api.data, fp, &kept, &meta) == 0)
+		goto out;
+	want_path(w, api.data, cr->r->accept, &cfs_fetch_get);
+	api.data = NULL;
+out:
+	cfs_blob_unref(kept);
+	cfs_buf_free(&api);
+}
+
 /* The entries of one listed child row, each bound in turn. */
 static void listed_wants(struct cfs_tree *t, const struct cfs_croute *child,
-			 struct cfs_vars *v, struct cfs_wants *w)
+			 struct cfs_vars *v, entry_fn fn, struct cfs_wants *w)
 {
 	struct cfs_listing *l = NULL;
 	size_t i;
@@ -987,13 +1025,14 @@ static void listed_wants(struct cfs_tree *t, const struct cfs_croute *child,
 		v->item[v->n] = l->items[i];
 		v->src[v->n] = l->src;
 		v->n++;
-		entry_wants(t, child, v, w);
+		fn(t, child, v, w);
 		v->n--;
 	}
 	cfs_listing_unref(l);
 }
 
-int cfs_tree_wants(struct cfs_tree *t, const char *dir, struct cfs_wants *w)
+static int collect(struct cfs_tree *t, const char *dir, entry_fn fn,
+		   struct cfs_wants *w)
 {
 	const struct cfs_croute *cr;
 	struct cfs_vars v;
@@ -1010,12 +1049,26 @@ int cfs_tree_wants(struct cfs_tree *t, const char *dir, struct cfs_wants *w)
 		if (child->r->kind == CFS_NEWFILE)
 			continue;
 		if (child->seg[child->nseg - 1].var)
-			listed_wants(t, child, &v, w);
+			listed_wants(t, child, &v, fn, w);
 		else
-			entry_wants(t, child, &v, w);
+			fn(t, child, &v, w);
 	}
 	vars_clear(&v);
 	return 0;
+}
+
+int cfs_tree_wants(struct cfs_tree *t, const char *dir, struct cfs_wants *w)
+{
+	return collect(t, dir, entry_wants, w);
+}
+
+void cfs_tree_fetch_documents(struct cfs_tree *t, const char *dir)
+{
+	struct cfs_wants w;
+
+	if (collect(t, dir, entry_document, &w) == 0 && w.n)
+		cfs_cache_prefetch(t->cache, w.path, w.accept, w.n, 0);
+	cfs_wants_clear(&w);
 }
 
 /* ---- writes -------------------------------------------------------- */
