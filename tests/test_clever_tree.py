@@ -76,8 +76,9 @@ def expected_tree(state):
         for app in c["applications"][oid]:
             aid = app["id"]
             adir = f"{base}/apps/{aid}"
+            # log-search/ lists nothing: its files exist only when named
             dirs |= {adir, f"{adir}/deployments", f"{adir}/instances", f"{adir}/instances/deleted",
-                     f"{adir}/deployment-logs", f"{adir}/instance-logs"}
+                     f"{adir}/deployment-logs", f"{adir}/instance-logs", f"{adir}/log-search"}
             logs = f"/v4/logs/organisations/{oid}/applications/{aid}/logs"
             files[f"{adir}/logs"] = Want(logs, log=True)
             dir_urls[adir] = apps
