@@ -41,6 +41,9 @@ extern const struct cfs_provider *const cfs_providers[];
 
 /* NULL for a name no provider has. */
 const struct cfs_provider *cfs_provider_find(const char *name);
+/* p's lister "@name", or NULL. */
+const struct cfs_lister *cfs_provider_lister(const struct cfs_provider *p,
+					     const char *name);
 /*
  * "'clever' or 'upcloud'" (with descriptions: "'clever' (Clever Cloud) or
  * 'upcloud' (UpCloud)"), cut to fit out.

@@ -101,6 +101,7 @@ struct cfs_listing;
 
 struct cfs_lister {
 	const char *name; /* "@owners" */
+	/* NULL: it lists nothing, and only the names it accepts resolve */
 	int (*list)(struct cfs_tree *t, const struct cfs_vars *v,
 		    struct cfs_listing *out);
 	/* names that resolve although not listed; NULL: none */

@@ -26,6 +26,17 @@ const struct cfs_provider *cfs_provider_find(const char *name)
 	return NULL;
 }
 
+const struct cfs_lister *cfs_provider_lister(const struct cfs_provider *p,
+					     const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < p->nlisters; i++)
+		if (strcmp(p->listers[i].name, name) == 0)
+			return &p->listers[i];
+	return NULL;
+}
+
 /* What comes before the name of p: "", ", " or, before the last, " or ". */
 static const char *separator(const struct cfs_provider *const *p)
 {

@@ -30,6 +30,9 @@
 		  .render = CFS_RENDER_RAW, .fetch = &cfs_fetch_stream,       \
 		  __VA_ARGS__)
 
+/* The longest log-search text (README "Logs"): a word or a phrase. */
+#define SEARCH_TEXT_MAX 200
+
 #define POLICIES                                                              \
 	"/v4/addon-providers/addon-pulsar/addons/{addon.realId}/storage-policies"
 
@@ -99,12 +102,19 @@ static const struct cfs_route clever_routes[] = {
 	LOG_ROUTE("orgs/{owner}/apps/{app}/instance-logs/{instance}",
 		  "&instanceId={instance}", .list = V4_APP "/instances",
 		  .key = "id"),
+	CFS_ROUTE("orgs/{owner}/apps/{app}/log-search", CFS_DIR),
+	LOG_ROUTE("orgs/{owner}/apps/{app}/log-search/{text}",
+		  "&filter={text}", .list = "@search_texts"),
 	CFS_ROUTE("orgs/{owner}/apps/{app}/load-balancer.json", CFS_FILE,
 		  .get = "/v4/load-balancers/organisations/{owner}/applications/"
 			 "{app}/load-balancers/default"),
 	CFS_ROUTE("orgs/{owner}/addons", CFS_DIR),
 	CFS_ROUTE("orgs/{owner}/addons/{addon}", CFS_DIR,
 		  .list = "/v2/{@v2owner}/addons", .key = "id"),
+	CFS_ROUTE("orgs/{owner}/addons/by-name", CFS_DIR),
+	CFS_ROUTE("orgs/{owner}/addons/by-name/{name}", CFS_LINK,
+		  .list = "/v2/{@v2owner}/addons", .key = "name",
+		  .link = "../{name.id}"),
 	CFS_ROUTE("orgs/{owner}/addons/{addon}/addon.json", CFS_FILE,
 		  .mtime = "creationDate"),
 	CFS_ROUTE("orgs/{owner}/addons/{addon}/storage-policies.json",
@@ -180,9 +190,21 @@ static int list_owner_names(struct cfs_tree *t, const struct cfs_vars *v,
 	return rc;
 }
 
+static int search_text_valid(const char *name)
+{
+	size_t len = strnlen(name, SEARCH_TEXT_MAX + 1);
+
+	return len > 0 && len <= SEARCH_TEXT_MAX && !strchr(name, '/');
+}
+
 static const struct cfs_lister clever_listers[] = {
 	{ "@owners", list_owners, NULL },
 	{ "@owner_names", list_owner_names, NULL },
+	/*
+	 * A log search is named, never listed: there is no list of texts,
+	 * and a listing of guesses would make every scanner run searches.
+	 */
+	{ "@search_texts", NULL, search_text_valid },
 };
 
 /* v2 calls name the personal space "self", an organisation by its id. */

@@ -475,17 +475,6 @@ static int link_row(struct refusal *why, struct cfs_routes *rt,
 	return add_child(parent, cr);
 }
 
-static const struct cfs_lister *find_lister(const struct cfs_provider *p,
-					    const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < p->nlisters; i++)
-		if (strcmp(p->listers[i].name, name) == 0)
-			return &p->listers[i];
-	return NULL;
-}
-
 /* Where its names come from: an API list or a lister, never neither. */
 static int check_listing(struct refusal *why, struct cfs_croute *cr)
 {
@@ -501,7 +490,7 @@ static int check_listing(struct refusal *why, struct cfs_croute *cr)
 	if (!r->list)
 		return refuse(why, r, "a {variable} with no list");
 	if (r->list[0] == '@') {
-		cr->lister = find_lister(why->p, r->list);
+		cr->lister = cfs_provider_lister(why->p, r->list);
 		if (!cr->lister)
 			return refuse(why, r, "no lister %s", r->list);
 		if (r->key || r->where || r->list_at)

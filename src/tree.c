@@ -296,11 +296,13 @@ static int build_listing(struct cfs_tree *t, const struct cfs_croute *cr,
 			 struct cfs_listing *out)
 {
 	struct cfs_listing *outer = recording;
-	int rc;
+	int rc = 0;
 
 	recording = out;
-	rc = cr->lister ? cr->lister->list(t, v, out)
-			: list_from_api(t, cr, path, out);
+	if (!cr->lister)
+		rc = list_from_api(t, cr, path, out);
+	else if (cr->lister->list)
+		rc = cr->lister->list(t, v, out);
 	recording = outer;
 	return rc;
 }

@@ -59,7 +59,8 @@ def expected_tree(state):
         personal = owner is user
         v2 = "/v2/self" if personal else f"/v2/organisations/{oid}"
         base = f"orgs/{oid}"
-        dirs |= {base, f"{base}/invoices", f"{base}/apps", f"{base}/apps/by-name", f"{base}/addons"}
+        dirs |= {base, f"{base}/invoices", f"{base}/apps", f"{base}/apps/by-name", f"{base}/addons",
+                 f"{base}/addons/by-name"}
         if not personal:
             dir_urls[base] = "/v2/organisations"
         links[f"orgs/by-name/{entry_name(owner['name'])}"] = f"../{oid}"
@@ -75,8 +76,9 @@ def expected_tree(state):
         for app in c["applications"][oid]:
             aid = app["id"]
             adir = f"{base}/apps/{aid}"
+            # log-search/ lists nothing: its files exist only when named
             dirs |= {adir, f"{adir}/deployments", f"{adir}/instances", f"{adir}/instances/deleted",
-                     f"{adir}/deployment-logs", f"{adir}/instance-logs"}
+                     f"{adir}/deployment-logs", f"{adir}/instance-logs", f"{adir}/log-search"}
             logs = f"/v4/logs/organisations/{oid}/applications/{aid}/logs"
             files[f"{adir}/logs"] = Want(logs, log=True)
             dir_urls[adir] = apps
@@ -100,6 +102,7 @@ def expected_tree(state):
             ddir = f"{base}/addons/{addon['id']}"
             dirs.add(ddir)
             dir_urls[ddir] = addons
+            links.setdefault(f"{base}/addons/by-name/{entry_name(addon['name'])}", f"../{addon['id']}")
             files[f"{ddir}/addon.json"] = Want(addons, obj=addon, mtime=addon["creationDate"] // 1000)
             if addon["provider"]["id"] == "addon-pulsar":
                 files[f"{ddir}/storage-policies.json"] = Want(
@@ -206,8 +209,9 @@ def test_ls_lists_root_orgs_and_by_name(sim, clever):
     assert ls("zones") == {z["name"] + ".json" for z in state["zones"]}
 
 
-def test_by_name_links_resolve_to_their_owner_and_app(sim, clever):
+def test_by_name_links_resolve_to_their_owner_app_and_addon(sim, clever):
     state = sim.state()["clever"]
+    checked_addons = 0
     for owner in [state["self"]] + state["organisations"]:
         link = clever.p("orgs", "by-name", entry_name(owner["name"]))
         assert os.readlink(link) == "../" + owner["id"]
@@ -218,6 +222,17 @@ def test_by_name_links_resolve_to_their_owner_and_app(sim, clever):
             assert os.readlink(alink) == "../" + app["id"]
             with open(os.path.join(alink, "app.json")) as f:
                 assert json.load(f) == app
+        first_named = {}
+        for addon in state["addons"][owner["id"]]:
+            first_named.setdefault(entry_name(addon["name"]), addon)
+        for name, addon in first_named.items():
+            dlink = clever.p("orgs", owner["id"], "addons", "by-name", name)
+            assert os.readlink(dlink) == "../" + addon["id"]
+            with open(os.path.join(dlink, "addon.json")) as f:
+                assert json.load(f) == addon
+            checked_addons += 1
+    assert checked_addons == sum(len(a) for a in state["addons"].values()), \
+        "two add-ons of one owner share a name in the seed"
 
 
 def test_slash_in_a_name_becomes_underscore(sim, mount_fs):

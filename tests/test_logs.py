@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from conftest import stop_process, wait_for
+from conftest import quiet, stop_process, wait_for
 
 LOGS_PREFIX = "/v4/logs/organisations/"
 LIVE_WAIT = 15.0        # "within a few seconds", with room for a loaded machine
@@ -551,3 +551,103 @@ def test_rss_stays_bounded_while_following(sim, clever, workdir):
           "%d KiB (%+d)" % (before, during, during - before, after, after - before))
     assert during - before < 50 * 1024
     assert after - before < 50 * 1024
+
+
+# -- log-search ------------------------------------------------------------------------
+
+def search_path(m, owner, app_id, text_):
+    return logs_path(m, owner, app_id, "log-search", text_)
+
+
+def matching(events, text_):
+    """The API's filter: a case-insensitive substring of the message."""
+    return [e for e in events if text_.lower() in e["message"].lower()]
+
+
+def some_but_not_all(events):
+    """A word of the messages that some events hold and others do not."""
+    for e in events:
+        for word in re.findall(r"[A-Za-z]{4,}", e["message"]):
+            if 0 < len(matching(events, word)) < len(events):
+                return word
+    pytest.fail("no word that only some of the events hold")
+
+
+def test_log_search_holds_exactly_the_matching_events(sim, clever):
+    state, owner, app_id, events = first_app(sim)
+    word = some_but_not_all(events)
+    for name in (word, word.swapcase()):
+        sim.clear_requests()
+        path = search_path(clever, owner, app_id, name)
+        data = cat(path)
+        assert data == text(matching(events, word)), name
+        assert os.stat(path).st_size == len(data)
+        reqs = log_requests(sim, owner, app_id)
+        assert [r["q"]["filter"] for r in reqs] == [[name]], reqs
+        assert reqs[0]["q"]["service"] == ["all"] and "until" in reqs[0]["q"]
+
+
+def test_log_search_finds_what_the_last_log_lines_left_out(sim, mount_fs):
+    m = mount_fs("clever", "log_lines=5")
+    state, owner, app_id, events = first_app(sim)
+    old = add_logs(sim, owner, app_id, ["the needle-in-history event"])
+    newer = add_logs(sim, owner, app_id, ["later event %d" % i for i in range(6)])
+    assert cat(logs_path(m, owner, app_id)) == text(newer[-5:])
+    assert cat(search_path(m, owner, app_id, "needle-in-history")) == text(old)
+
+
+def test_log_search_text_is_percent_encoded_in_the_request(sim, clever):
+    state, owner, app_id, events = first_app(sim)
+    name = "50% off & a+b=c #1 é?"
+    added = add_logs(sim, owner, app_id, ["promo: " + name + " today", "no match here"])
+    sim.clear_requests()
+    assert cat(search_path(clever, owner, app_id, name)) == text(added[:1])
+    (r,) = log_requests(sim, owner, app_id)
+    assert "filter=" + urllib.parse.quote(name, safe="") in r["query"].split("&"), r["query"]
+    assert r["q"]["filter"] == [name]
+
+
+def test_log_search_of_an_invalid_name_is_enoent_without_a_request(sim, clever):
+    state, owner, app_id, events = first_app(sim)
+    os.listdir(logs_path(clever, owner, app_id, "log-search"))
+    quiet(sim)
+    sim.clear_requests()
+    with pytest.raises(FileNotFoundError):
+        os.stat(search_path(clever, owner, app_id, "x" * 201))
+    assert sim.requests() == []
+    # 200 bytes is still a search
+    assert cat(search_path(clever, owner, app_id, "x" * 200)) == b""
+    assert [r["q"]["filter"] for r in log_requests(sim, owner, app_id)] == [["x" * 200]]
+
+
+def test_listing_an_app_costs_no_log_search_request(sim, clever):
+    state, owner, app_id, events = first_app(sim)
+    app_dir = clever.p("orgs", owner, "apps", app_id)
+    done = subprocess.run(["ls", "-l", app_dir], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert "log-search" in done.stdout
+    quiet(sim)
+    assert [r for r in log_requests(sim) if "filter" in r["q"]] == []
+    sim.clear_requests()
+    done = subprocess.run(["ls", "-l", os.path.join(app_dir, "log-search")],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0 and done.stdout == "total 0\n", done
+    quiet(sim)
+    assert sim.requests() == []
+
+
+def test_tail_f_of_a_log_search_follows_matching_events_only(sim, clever, workdir):
+    state, owner, app_id, events = first_app(sim)
+    path = search_path(clever, owner, app_id, "followed")
+    tail = Tail(workdir, path)
+    try:
+        live = wait_live_stream(sim, owner, app_id)
+        assert [r["q"]["filter"] for r in live] == [["followed"]]
+        new = add_logs(sim, owner, app_id, ["not this one", "FOLLOWED one", "nor this",
+                                            "followed two"])
+        expected = text([new[1], new[3]])
+        assert tail.wait_for(expected), tail.output()
+        time.sleep(0.5)
+        assert tail.output() == expected
+    finally:
+        tail.stop()

@@ -160,11 +160,14 @@ static const struct cfs_route routes[] = {
 	CFS_ROUTE("months/{m}", CFS_DIR, .list = "@months"),
 	CFS_ROUTE("months/{m}/usage.json", CFS_FILE,
 		  .get = "/usage?from={@first}"),
+	CFS_ROUTE("named", CFS_DIR),
+	CFS_ROUTE("named/{n}", CFS_DIR, .list = "@named"),
 };
 
 static const struct cfs_lister listers[] = {
 	{ "@upper", list_upper, NULL },
 	{ "@months", list_months, month_valid },
+	{ "@named", NULL, month_valid },
 };
 
 static const struct cfs_derivation derivations[] = {
@@ -219,7 +222,7 @@ static void check_resolution(struct cfs_tree *t)
 	struct cfs_node n;
 	time_t created;
 
-	check_listed(t, "", "self.json apps upper months");
+	check_listed(t, "", "self.json apps upper months named");
 	/* filtered by where, the duplicate id once, new files never */
 	check_listed(t, "apps", "by-name a1 a3");
 	check_listed(t, "apps/a1", "app.json extra.json name");
@@ -265,6 +268,11 @@ static void check_listers(struct cfs_tree *t)
 	CHECK(cfs_tree_node(t, "months/2026-05/usage.json", &n) == 0);
 	CHECK(strstr(n.content->data, "\"bytes\": 7") != NULL);
 	cfs_node_clear(&n);
+
+	/* a lister without a list: only the names it accepts */
+	check_listed(t, "named", "");
+	CHECK(node_rc(t, "named/2026-05") == 0);
+	CHECK(node_rc(t, "named/2026-13") == -ENOENT);
 
 	CHECK(cfs_tree_node(t, "upper/TWO", &n) == 0);
 	CHECK_STR(n.link, "../apps/a2");

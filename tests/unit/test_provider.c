@@ -1,8 +1,9 @@
 /*
  * Unit tests of the provider list: names are unique, every descriptor
  * carries every field and hook, lookup by name finds each one and nothing
- * else, the names -h and errors list are all there, and the default API
- * bases follow the credential kind.
+ * else, the names -h and errors list are all there, the default API
+ * bases follow the credential kind, and Clever's log-search accepts the
+ * texts the README allows.
  */
 #include "auth.h"
 #include "check.h"
@@ -95,6 +96,28 @@ static void check_default_url(const char *provider, enum cfs_auth_kind kind,
 	CHECK_STR(p->default_url(&a), url);
 }
 
+/* Any text of 1 to 200 bytes without a '/' names a search. */
+static void check_search_texts(void)
+{
+	const struct cfs_lister *l = cfs_provider_lister(cfs_provider_find(
+								 "clever"),
+							 "@search_texts");
+	char text[202];
+
+	CHECK(l && l->accepts);
+	CHECK(l->accepts("error"));
+	CHECK(l->accepts("two words & 100% é"));
+	CHECK(!l->accepts(""));
+	CHECK(!l->accepts("a/b"));
+	CHECK(!l->accepts("/"));
+	memset(text, 'x', 200);
+	text[200] = '\0';
+	CHECK(l->accepts(text));
+	text[200] = 'x';
+	text[201] = '\0';
+	CHECK(!l->accepts(text));
+}
+
 int main(void)
 {
 	const struct cfs_provider *const *p;
@@ -114,5 +137,6 @@ int main(void)
 			  "https://api.upcloud.com");
 	check_default_url("upcloud", CFS_AUTH_BASIC,
 			  "https://api.upcloud.com");
+	check_search_texts();
 	return 0;
 }
