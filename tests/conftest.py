@@ -84,6 +84,19 @@ def stop_process(proc, timeout=10):
             proc.wait()
 
 
+def current_month():
+    """The real clock's UTC month, as `date -u +%Y-%m` says (cloudfs lists
+    billing/ and network/ from it)."""
+    return subprocess.run(["date", "-u", "+%Y-%m"], check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def month_before(month, n=1):
+    year, mon = map(int, month.split("-"))
+    index = year * 12 + (mon - 1) - n
+    return "%04d-%02d" % (index // 12, index % 12 + 1)
+
+
 def is_mounted(path):
     with open("/proc/mounts") as f:
         return any(line.split()[1] == path for line in f)

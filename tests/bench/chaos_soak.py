@@ -1,13 +1,13 @@
 #!/usr/bin/python3
 """Chaos soak: many readers over both mounts while about 1 API request in 9 fails.
 
-Starts its own simulator (its data's "now" at the wall clock), mounts it
-as Clever Cloud and as UpCloud with `-o ttl=1` (so the cache keeps expiring
-and requests keep flowing), and reads every regular file of both trees
-fault-free, twice, as the reference (a file whose two reads differ is left
-out and named). The Clever Cloud log files (`logs`, `deployment-logs/*`,
-`instance-logs/*`) are left out of the reference: they follow a live
-stream. `grep -r` still reads them, to the end.
+Starts its own simulator, mounts it as Clever Cloud and as UpCloud with
+`-o ttl=1` (so the cache keeps expiring and requests keep flowing), and
+reads every regular file of both trees fault-free, twice, as the reference
+(a file whose two reads differ is left out and named). The Clever Cloud
+log files (`logs`, `deployment-logs/*`, `instance-logs/*`) are left out of
+the reference: they follow a live stream. `grep -r` still reads them, to
+the end.
 
 Then it arms two faults on every API path, forever, each with probability
 0.055 (--probability): a 503, and a connection reset. About 1 request in 9 fails
@@ -333,19 +333,6 @@ class Soak:
         return sum(t.is_alive() for t in self.threads)
 
 
-class WallClockSimulator(Simulator):
-    """conftest's Simulator with the data's "now" at the wall clock, not at its fixed default.
-
-    cloudfs names the current month (billing/, network/) from the wall clock;
-    once that is past the simulator's month, those files are ENOENT with or
-    without faults, and would only add noise to the errors.
-    """
-
-    def __init__(self, workdir, extra_args=(), start_timeout=10.0):
-        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        super().__init__(workdir, ("--now", now, *extra_args), start_timeout)
-
-
 def mount(sim, workdir, source):
     own = tempfile.mkdtemp(prefix=source + "-", dir=workdir)
     env = (clever_env if source == "clever" else upcloud_env)(sim, own)
@@ -430,7 +417,7 @@ def main():
     def run():
         nonlocal sim, soak
         with signals.deferred():
-            sim = WallClockSimulator(workdir)
+            sim = Simulator(workdir)
         for source in ("clever", "upcloud"):
             with signals.deferred():
                 mounts.append(mount(sim, workdir, source))

@@ -2,8 +2,7 @@
 """Whole-tree walks, cold and warm, against plain curl and against tmpfs.
 
 For each scale of --scales (default 1 and 10: the simulator's data, and about
-ten times it, cloudsim.py --scale), starts a simulator (its "now" at the wall
-clock, so that every month cloudfs lists is served) and mounts it with
+ten times it, cloudsim.py --scale), starts a simulator and mounts it with
 `-o ttl=3600`, longer than any run, so that no GET may be repeated. Every
 walk has a mount of its own (and an empty persistent invoice cache), and
 every figure is printed beside its baseline, with their ratio:
@@ -61,7 +60,6 @@ from dataclasses import dataclass, field
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import conftest  # noqa: E402
-from chaos_soak import WallClockSimulator  # noqa: E402
 from ls_bench import BenchError, run_bench, sizes, stop_all, use_build  # noqa: E402
 from read_bench import mount, rss_kib  # noqa: E402
 
@@ -242,7 +240,7 @@ class Bench:
     def start_sim(self, k):
         own = tempfile.mkdtemp(prefix="scale-%d-" % k, dir=self.workdir)
         with self.signals.deferred():
-            sim = WallClockSimulator(own, ("--scale", str(k)), start_timeout=SIM_START)
+            sim = conftest.Simulator(own, ("--scale", str(k)), start_timeout=SIM_START)
             self.started.append(sim)
         return sim, own
 

@@ -1,17 +1,24 @@
-"""Time helpers: the simulator's fixed "now" and ISO 8601 parsing and formatting.
+"""Time helpers: the simulator's "now", the real clock, ISO 8601 parsing and formatting.
 
-Every date the simulator serves is computed from one fixed instant (default
-2026-11-15T12:00:00Z, --now overrides it), never from the wall clock, so the data
-is the same on every run.
+Every date the simulator serves is computed from one instant, its "now": the real
+clock when it starts (to the second), or the --now it is given. So its data is the
+same from one request to the next while it runs (and on every run pinned to the
+same --now), and by default it is as recent as a real account's: its current
+month is the real one, whatever the date.
 """
 
 from datetime import datetime, timedelta, timezone
 
-DEFAULT_NOW = "2026-11-15T12:00:00Z"
+MILLISECOND = timedelta(milliseconds=1)
 SECOND = timedelta(seconds=1)
 MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
+
+
+def wall_clock():
+    """The real clock, in UTC, to the second."""
+    return datetime.now(timezone.utc).replace(microsecond=0)
 
 
 def parse_iso(text):

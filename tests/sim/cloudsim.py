@@ -1,16 +1,18 @@
 #!/usr/bin/python3
 """cloudsim: a Clever Cloud + UpCloud API simulator for the cloudfs tests (stdlib only).
 
-    /usr/bin/python3 tests/sim/cloudsim.py --port 0 --port-file DIR/port
+    /usr/bin/python3 tests/sim/cloudsim.py [--port 0] [--port-file DIR/port]
         [--latency-ms N] [--heartbeat-ms 2000] [--now 2026-11-15T12:00:00Z] [--verbose]
         [--apps N] [--subaccounts N] [--scale K]
 
-Binds 127.0.0.1, writes the bound port to --port-file (atomically) once it accepts
-connections, serves until SIGTERM/SIGINT, then exits 0. One process serves both
-providers: /v2 and /v4 are Clever Cloud (clever.py, logs.py), /1.3 is UpCloud
-(upcloud.py, metering.py); /_sim/ is the control API (control.py documents it).
-Data: seed.py (deterministic, relative to --now; clock.py), store.py (the mutable
-copy), invoices.py and pdf.py (invoice documents). HTTP plumbing: server.py.
+Binds 127.0.0.1:--port (0, the default: any free port), writes the bound port to
+--port-file (atomically) once it accepts connections, serves until SIGTERM/SIGINT,
+then exits 0. One process serves both providers: /v2 and /v4 are Clever Cloud
+(clever.py, logs.py), /1.3 is UpCloud (upcloud.py, metering.py); /_sim/ is the
+control API (control.py documents it; GET /_sim/credentials has the credentials).
+Data: seed.py (deterministic, relative to "now": the real clock at start, or
+--now; clock.py), store.py (the mutable copy), invoices.py and pdf.py (invoice
+documents). HTTP plumbing: server.py.
 --apps and --subaccounts add generated data for the benchmarks, and --scale K
 multiplies the seeded data about K times (seed.py's Fleet, metering.py).
 """
@@ -29,7 +31,7 @@ import control  # noqa: E402
 import logs  # noqa: E402
 import metering  # noqa: E402
 import upcloud  # noqa: E402
-from clock import DEFAULT_NOW, parse_iso  # noqa: E402
+from clock import parse_iso, wall_clock  # noqa: E402
 from seed import Fleet  # noqa: E402
 from server import Settings, SimServer  # noqa: E402
 from store import Store  # noqa: E402
@@ -61,7 +63,8 @@ def parse_args(argv):
     parser.add_argument("--port-file", help="write the bound port number here once listening")
     parser.add_argument("--latency-ms", type=int, default=0, help="delay before every API response")
     parser.add_argument("--heartbeat-ms", type=int, default=2000, help="SSE heartbeat period")
-    parser.add_argument("--now", default=DEFAULT_NOW, type=parse_iso, help="the fixed 'now' of the data")
+    parser.add_argument("--now", type=parse_iso,
+                        help="the 'now' of the data (default: the real clock at start)")
     parser.add_argument("--verbose", action="store_true", help="print one line per request")
     parser.add_argument("--apps", type=count, default=0, metavar="N",
                         help="add an organisation, Fleet Works, holding N generated applications")
@@ -97,7 +100,7 @@ def write_port_file(path, port):
 def main(argv=None):
     args = parse_args(argv)
     fleet = Fleet(args.apps, args.subaccounts, args.scale)
-    sim = Sim(args.now, args.latency_ms, args.heartbeat_ms, args.verbose, fleet)
+    sim = Sim(args.now or wall_clock(), args.latency_ms, args.heartbeat_ms, args.verbose, fleet)
     server = SimServer(("127.0.0.1", args.port), sim)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

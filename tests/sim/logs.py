@@ -8,6 +8,11 @@ GET /v4/logs/organisations/{ownerId}/applications/{appId}/logs answers
 `event: HEARTBEAT` frames every --heartbeat-ms and pushing the events that the
 add_log mutate op adds, when they match the stream's filters.
 
+An added event is dated one millisecond after the one added before it, the first
+one a millisecond after the newest seeded event (minutes before "now"): it comes
+after the whole history, and it is already past for a client whose clock reads
+"now" or later (cloudfs asks for a snapshot until the current second).
+
 Query: since (inclusive), until (exclusive), limit (>= 1; without since, the most
 recent ones), deploymentId, instanceId and service (repeatable; no service or
 `all` = every service), filter (case-insensitive substring of the message). The
@@ -26,7 +31,7 @@ import json
 import queue
 import time
 
-from clock import SECOND, parse_iso
+from clock import MILLISECOND, parse_iso
 from server import ApiError, Stream
 import seed
 
@@ -125,7 +130,7 @@ class LogHub:
         if app is None:
             raise LookupError(f"no application {app_id} in {owner}")
         number = self.store.take_log_id()
-        date = self.store.now + self.store.live_logs * SECOND
+        date = self.store.logs_end + self.store.live_logs * MILLISECOND
         event = seed.new_log_event(app, self.store.clever["instances"][app_id], partial, number, date)
         self.store.clever["logs"][app_id].append(event)
         for stream in self.streams:

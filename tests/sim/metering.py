@@ -6,6 +6,9 @@ every month from 2020-01 to the current one; with a scale K above 1 (cloudsim.py
 Their traffic is a seeded series per resource and month (one value per hour);
 billing counts hours and traffic of completed hours only (an hour counts once it
 has fully passed "now"), so nothing after "now" is ever reported. The account's traffic is the sum of its resources'.
+The current month is now's, or the real clock's when that is later (a run that
+outlived now's month, or a --now in the past): every month a client lists from
+its own clock is served, one after now's with nothing used yet.
 Errors use problem+json (the route's form).
 """
 
@@ -16,7 +19,7 @@ import uuid as uuids
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from clock import DAY, HOUR, floor_hour, iso, month_start, next_month, parse_iso
+from clock import DAY, HOUR, floor_hour, iso, month_start, next_month, parse_iso, wall_clock
 from server import ApiError, Response, Route, json_response
 
 FIRST_MONTH = "2020-01"
@@ -132,7 +135,7 @@ class Metering:
     def check_month(self, text):
         if not MONTH.fullmatch(text):
             raise problem("INVALID_REQUEST", f"{text!r} is not a YYYY-MM month.", yearmonth="format YYYY-MM")
-        if not FIRST_MONTH <= text <= self.current_month:
+        if not FIRST_MONTH <= text <= max(self.current_month, month_of(wall_clock())):
             raise ApiError(404, "RESOURCE_NOT_FOUND", f"No billing data for {text}.")
         return parse_iso(f"{text}-01T00:00:00Z")
 

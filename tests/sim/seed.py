@@ -1,4 +1,4 @@
-"""Deterministic seed data for both providers, relative to the fixed "now".
+"""Deterministic seed data for both providers, relative to "now" (clock.py).
 
 build(now) returns a Dataset whose `clever` and `upcloud` dicts hold every object
 exactly as the API serves it (see control.py for the layout). One seeded random
@@ -23,6 +23,7 @@ import json
 import random
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from clock import DAY, HOUR, MINUTE, SECOND, epoch_ms, iso, month_start, parse_iso
 import invoices
@@ -46,6 +47,7 @@ class Dataset:
     passwords: dict  # UpCloud subaccount passwords (never served)
     large_invoice: str  # the invoice number whose documents are large
     next_log_id: int
+    logs_end: datetime  # the newest log event's date (minutes before now)
 
 
 class Ids:
@@ -70,10 +72,10 @@ def build(now, fleet=Fleet()):
     copies = add_copies(Ids(COPIES_SEED), clever, fleet.scale, now)
     if fleet.apps:
         add_fleet_org(Ids(FLEET_SEED), clever, fleet.apps, now)
-    logs, next_log_id = log_history(ids, clever, now, drawn_last=copies)
+    logs, next_log_id, logs_end = log_history(ids, clever, now, drawn_last=copies)
     clever["logs"] = logs
     upcloud, passwords = upcloud_data(fleet.subaccounts, fleet.scale)
-    return Dataset(unshared(clever), unshared(upcloud), passwords, large_invoice, next_log_id)
+    return Dataset(unshared(clever), unshared(upcloud), passwords, large_invoice, next_log_id, logs_end)
 
 
 def unshared(data):
@@ -401,6 +403,8 @@ def make_addon(ids, name, provider_id, region, now):
 
 
 def make_invoice(ids, owner, billing, age, status, large, now):
+    """The invoice emitted `age` months before the first of now's month; a paid
+    one was paid three days after, or by now early in a month."""
     name, company, address, city, zipcode, alpha2, vat = billing
     emitted = month_start(now)
     for _ in range(age):
@@ -419,7 +423,7 @@ def make_invoice(ids, owner, billing, age, status, large, now):
             "customer_cost_center": "", "customer_purchase_order": "",
         },
         "emission_date": iso(emitted),
-        "pay_date": iso(emitted + 3 * DAY) if status in ("PAID", "REFUNDED") else None,
+        "pay_date": iso(min(emitted + 3 * DAY, now)) if status in ("PAID", "REFUNDED") else None,
         "status": status,
         "currency": "EUR",
         "price_factor": 1.0,
@@ -532,9 +536,10 @@ LOG_ID_WIDTH = 20
 
 
 def log_history(ids, clever, now, drawn_last=()):
-    """~40 APPLICATION_LOG events per app over the last day, ids in date order.
-    The applications of drawn_last draw theirs after the others, whose events
-    then stay the same with or without them."""
+    """~40 APPLICATION_LOG events per app over the last day, ids in date order,
+    the next id and the newest event's date. The applications of drawn_last
+    draw theirs after the others, whose events then stay the same with or
+    without them."""
     raw = []
     apps = [app for apps in clever["applications"].values() for app in apps]
     apps.sort(key=lambda app: app["id"] in drawn_last)
@@ -546,7 +551,7 @@ def log_history(ids, clever, now, drawn_last=()):
     for number, event in enumerate(raw, 1):
         event["id"] = format_log_id(number)
         logs[event["applicationId"]].append(event)
-    return logs, len(raw) + 1
+    return logs, len(raw) + 1, parse_iso(raw[-1]["date"])
 
 
 def format_log_id(number):

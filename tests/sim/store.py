@@ -27,7 +27,8 @@ class Store:
             self.passwords = data.passwords
             self.large_invoice = data.large_invoice
             self.next_log_id = data.next_log_id
-            self.live_logs = 0  # events added since the seed: dated now + n seconds
+            self.logs_end = data.logs_end
+            self.live_logs = 0  # events added since the seed (logs.py dates them)
 
     # -- Clever Cloud lookups ---------------------------------------------------------
 
