@@ -92,7 +92,8 @@ int cfs_http_stream(struct cfs_http *h, const char *path,
 		    const int *stop, cfs_http_data_fn on_data, void *arg,
 		    struct cfs_http_response *rs);
 
-/* SPEC 5.6: 400/422 EINVAL, 401/403 EACCES, 404 ENOENT, 409 EEXIST. */
+/* README "Caching and errors": 400/422 EINVAL, 401/403 EACCES, 404 ENOENT,
+ * 409 EEXIST. */
 int cfs_http_status_errno(long status);
 
 #endif

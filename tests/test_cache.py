@@ -1,4 +1,4 @@
-"""Caching (SPEC 5.2, 5.3, 5.6): the TTL, listings that fill their children, the
+"""Caching (README "Caching and errors"): the TTL, listings that fill their children, the
 short memory of a missing resource, SIGHUP, the persistent invoice cache, one
 request for identical requests in flight, and parallel reads.
 

@@ -1,4 +1,4 @@
-"""The Clever Cloud tree (SPEC section 3) against the simulator's own data.
+"""The Clever Cloud tree (README "The Clever Cloud tree") against the simulator's own data.
 
 Every expectation is derived from sim.state() (and, for raw documents, from the
 bytes the API itself serves), never copied from the seed: the tree, the JSON

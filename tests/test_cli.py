@@ -1,4 +1,4 @@
-"""The command (SPEC 1 and 2): -h, -V, the mount-time check, options, credentials
+"""The command (README "Mounting" and "Credentials"): -h, -V, the mount-time check, options, credentials
 (environment, file, OAuth, clever-tools.json), -d logging without secrets, -s,
 -o ro, -o max_conns, -o cache_dir, and mounting through mount(8) as fstab does.
 """

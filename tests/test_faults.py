@@ -1,4 +1,4 @@
-"""Errors and retries (SPEC 5.6) with faults injected into the simulator.
+"""Errors and retries (README "Caching and errors") with faults injected into the simulator.
 
 GETs are retried on a reset, a truncated or malformed body and 408/429/5xx:
 4 attempts in all, backoff 0.25 s, 0.5 s, 1 s (x0.75-1.25) or Retry-After when

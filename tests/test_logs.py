@@ -1,4 +1,4 @@
-"""Clever Cloud application logs as files (SPEC 3 and 5.9, include/logs.h, issue 5).
+"""Clever Cloud application logs as files (README "Logs", include/logs.h).
 
 Every expectation is built while the test runs from the simulator: its history
 (/_sim/state, clever.logs[appId], in date order), the events the test adds

@@ -1,4 +1,4 @@
-"""Real tools over the mount (SPEC 5.1, 5.4, 5.9): tar and rsync of the invoices
+"""Real tools over the mount (README "Caching and errors" and "Logs"): tar and rsync of the invoices
 reproduce the API's bytes, grep -r finds a string and ends, find counts every
 file, tar of the whole mount ends cleanly.
 """

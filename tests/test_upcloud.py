@@ -1,4 +1,4 @@
-"""The UpCloud tree, read side (SPEC sections 4 and 5, README "The UpCloud tree").
+"""The UpCloud tree, read side (README "The UpCloud tree").
 
 Every expectation comes from the simulator while the test runs: its state
 (/_sim/state), bytes fetched directly from its API, and its request log.

@@ -1,4 +1,4 @@
-"""Writes through the mount (SPEC sections 4 and 5.5, 5.7, 5.8; issue 4).
+"""Writes through the mount (README "Writing" and "What each operation does").
 
 UpCloud: labels, roles, each modifiable field and details.json are sent as
 PUT /1.3/account/details/{username} with {"account": {...}}; a new
@@ -214,7 +214,7 @@ def test_read_only_files_cannot_be_opened_for_writing(sim, upcloud):
 
 
 def test_a_field_that_cannot_be_modified_is_einval_with_nothing_sent(sim, mount_fs):
-    # issue 4: "a field that cannot be modified — EINVAL and zero requests";
+    # a field that cannot be modified: EINVAL and zero requests;
     # the file stays 0444, and unlinking it is refused
     m = mount_fs("upcloud", expect_warnings=True)
     user = labelled_sub(sim)
