@@ -155,6 +155,22 @@ static void backoff(int attempt)
 	usleep((useconds_t)(250000u << (attempt < 4 ? attempt : 4)));
 }
 
+/*
+ * Now, to the millisecond: `until` is exclusive, so an until cut to the
+ * second would leave out the events of that second's last fraction.
+ */
+static void until_now(char out[32])
+{
+	struct timespec ts;
+	struct tm tm;
+	size_t n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + n, 32 - n, ".%03ldZ", ts.tv_nsec / 1000000);
+}
+
 int cfs_logs_snapshot(struct cfs_http *h, const char *path, unsigned int limit,
 		      struct cfs_http_response *rs)
 {
@@ -165,7 +181,7 @@ int cfs_logs_snapshot(struct cfs_http *h, const char *path, unsigned int limit,
 	int attempt;
 	int rc = -EIO;
 
-	cfs_iso8601(time(NULL), until);
+	until_now(until);
 	for (attempt = 0; attempt < RESUME_ATTEMPTS; attempt++) {
 		if (attempt)
 			backoff(attempt - 1);

@@ -11,7 +11,7 @@ add_log mutate op adds, when they match the stream's filters.
 An added event is dated one millisecond after the one added before it, the first
 one a millisecond after the newest seeded event (minutes before "now"): it comes
 after the whole history, and it is already past for a client whose clock reads
-"now" or later (cloudfs asks for a snapshot until the current second).
+"now" or later (cloudfs asks for a snapshot until the current millisecond).
 
 Query: since (inclusive), until (exclusive), limit (>= 1; without since, the most
 recent ones), deploymentId, instanceId and service (repeatable; no service or
