@@ -31,6 +31,10 @@ void cfs_diskcache_close(struct cfs_diskcache *d);
 int cfs_diskcache_get(struct cfs_diskcache *d, const char *path,
 		      const char *fingerprint, struct cfs_blob **out,
 		      struct cfs_disk_meta *meta);
+/* 0 if a copy for fingerprint is kept (meta filled when not NULL), found
+ * from its .meta alone: the copy itself is not read. */
+int cfs_diskcache_meta(struct cfs_diskcache *d, const char *path,
+		       const char *fingerprint, struct cfs_disk_meta *meta);
 /* Keeps b for fingerprint; a no-op when that copy is kept already. */
 int cfs_diskcache_put(struct cfs_diskcache *d, const char *path,
 		      const char *fingerprint, const struct cfs_blob *b,

@@ -156,6 +156,12 @@ static int meta_matches(const struct cfs_diskcache *d, const char *path,
 	return rc;
 }
 
+int cfs_diskcache_meta(struct cfs_diskcache *d, const char *path,
+		       const char *fingerprint, struct cfs_disk_meta *meta)
+{
+	return meta_matches(d, path, fingerprint, meta);
+}
+
 int cfs_diskcache_get(struct cfs_diskcache *d, const char *path,
 		      const char *fingerprint, struct cfs_blob **out,
 		      struct cfs_disk_meta *meta)

@@ -464,6 +464,9 @@ struct source {
 	struct cfs_resp *resp; /* the response, if any */
 	json_t *json;	       /* what to render */
 	struct cfs_blob *raw;  /* for CFS_RENDER_RAW */
+	/* a persisted copy, read only if the node store lacks its render */
+	char *disk_api;
+	char disk_fp[17];
 	uint64_t version;
 	char *url;
 	char request_id[128];
@@ -474,6 +477,7 @@ static void source_clear(struct source *s)
 {
 	cfs_resp_unref(s->resp);
 	cfs_blob_unref(s->raw);
+	free(s->disk_api);
 	free(s->url);
 }
 
@@ -514,9 +518,12 @@ static int source_from_disk(struct cfs_tree *t, struct source *s,
 {
 	struct cfs_disk_meta meta;
 
-	if (!t->disk ||
-	    cfs_diskcache_get(t->disk, api, fp, &s->raw, &meta) != 0)
+	if (!t->disk || cfs_diskcache_meta(t->disk, api, fp, &meta) != 0)
 		return -ENOENT;
+	s->disk_api = strdup(api);
+	if (!s->disk_api)
+		return -ENOMEM;
+	snprintf(s->disk_fp, sizeof(s->disk_fp), "%s", fp);
 	s->url = full_url(t, api);
 	snprintf(s->request_id, sizeof(s->request_id), "%s", meta.request_id);
 	s->fetched_at = meta.fetched_at;
@@ -610,6 +617,14 @@ static int node_content(struct cfs_tree *t, const char *path,
 	if (cfs_nodes_content(t->nodes, path, s->version, &out->content,
 			      &out->mtime) == 0)
 		return 0;
+	if (!s->raw && s->disk_api) {
+		struct cfs_disk_meta meta;
+
+		/* gone since its .meta was read: the next lookup fetches */
+		if (cfs_diskcache_get(t->disk, s->disk_api, s->disk_fp,
+				      &s->raw, &meta) != 0)
+			return -EIO;
+	}
 	b = r->render == CFS_RENDER_RAW
 		    ? cfs_blob_ref(s->raw)
 		    : cfs_render(r->render, cfs_jpath_get(s->json, &cr->at));
@@ -992,8 +1007,6 @@ static void entry_document(struct cfs_tree *t, const struct cfs_croute *cr,
 			   const struct cfs_vars *v, struct cfs_wants *w)
 {
 	struct cfs_buf api = { 0 };
-	struct cfs_disk_meta meta;
-	struct cfs_blob *kept = NULL;
 	json_t *item = v->n ? v->item[v->n - 1] : NULL;
 	char fp[17];
 
@@ -1001,13 +1014,11 @@ static void entry_document(struct cfs_tree *t, const struct cfs_croute *cr,
 	    !only_if_holds(cr, v) || expand(t, &cr->get, v, &api) != 0)
 		goto out;
 	item_fingerprint(item, fp);
-	if (t->disk &&
-	    cfs_diskcache_get(t->disk, api.data, fp, &kept, &meta) == 0)
+	if (t->disk && cfs_diskcache_meta(t->disk, api.data, fp, NULL) == 0)
 		goto out;
 	want_path(w, api.data, cr->r->accept, &cfs_fetch_get);
 	api.data = NULL;
 out:
-	cfs_blob_unref(kept);
 	cfs_buf_free(&api);
 }
 
