@@ -86,6 +86,9 @@ void cfs_cache_drop_prefix(struct cfs_cache *c, const char *prefix);
 /* The same, and rule 8 for those paths: after a write of unknown outcome. */
 void cfs_cache_doubt_prefix(struct cfs_cache *c, const char *prefix);
 
+/* How many more seconds r is served without a request (rules 1 and 8). */
+double cfs_cache_fresh_left(struct cfs_cache *c, const struct cfs_resp *r);
+
 struct cfs_resp *cfs_resp_ref(struct cfs_resp *r);
 void cfs_resp_unref(struct cfs_resp *r);
 

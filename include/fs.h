@@ -22,11 +22,12 @@
 #define CFS_FS_H
 
 #define FUSE_USE_VERSION 312
-#include <fuse.h>
+#include <fuse_lowlevel.h>
 #include <pthread.h>
 #include <sys/types.h>
 
 struct cfs_tree;
+struct cfs_kernel;
 struct cfs_overlay;
 struct cfs_hashmap;
 struct open_file;
@@ -34,6 +35,8 @@ struct open_file;
 struct cfs_fs {
 	struct cfs_tree *tree;
 	struct cfs_overlay *overlay;
+	struct cfs_kernel *kernel; /* what the kernel holds (kernel.h) */
+	unsigned int flush_seen;   /* the SIGHUP epoch it was taken back at */
 	/* paths being written: path -> whose turn it is */
 	struct cfs_hashmap *gates;
 	pthread_mutex_t gate_lock;
@@ -48,9 +51,12 @@ struct cfs_fs {
 	gid_t gid;
 };
 
-extern const struct fuse_operations cfs_fs_operations;
+extern const struct fuse_lowlevel_ops cfs_fs_operations;
 
+/* Once tree and overlay are set. */
 int cfs_fs_init(struct cfs_fs *fs);
+/* Once se is mounted: the kernel may be told to drop what it holds. */
+int cfs_fs_start(struct cfs_fs *fs, struct fuse_session *se);
 /*
  * Once the FUSE loop has returned, while the HTTP layer still runs: stops
  * every live follower and frees what open files the kernel never

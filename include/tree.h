@@ -128,6 +128,10 @@ struct cfs_node {
 	char *url; /* API URL it came from, or NULL */
 	char request_id[128];
 	double fetched_at;
+	/* seconds the tree will answer the same for it (what is left of the
+	 * TTL of the oldest response it came from): how long the kernel may
+	 * keep it */
+	double fresh_for;
 	const struct cfs_fetch_kind *fetch; /* growing files: their kind */
 	char *follow;			    /* growing files: what to follow */
 	char last_event_id[128]; /* logs: where the live stream starts */
@@ -152,6 +156,10 @@ void cfs_tree_set_logs(struct cfs_tree *t, unsigned int lines,
 		       unsigned int ttl);
 /* The cap of rendered files kept in memory (-o node_cache). */
 void cfs_tree_set_node_cache(struct cfs_tree *t, size_t bytes);
+/* changed is called when what the tree answers changed before the TTL
+ * of what it answered before ran out (a listing fetched again early). */
+void cfs_tree_on_change(struct cfs_tree *t, void (*changed)(void *arg),
+			void *arg);
 
 /* path is relative to the mount ("" is the root). */
 int cfs_tree_node(struct cfs_tree *t, const char *path, struct cfs_node *out);

@@ -309,6 +309,19 @@ static double fresh_for(struct cfs_cache *c, const struct entry *e,
 	return in_doubt(c, path, now) ? CFS_NEGATIVE_TTL : c->ttl;
 }
 
+double cfs_cache_fresh_left(struct cfs_cache *c, const struct cfs_resp *r)
+{
+	double ttl;
+	double left;
+
+	pthread_mutex_lock(&c->lock);
+	ttl = in_doubt(c, r->path, cfs_monotonic()) ? CFS_NEGATIVE_TTL
+						    : c->ttl;
+	pthread_mutex_unlock(&c->lock);
+	left = r->fetched_at + ttl - cfs_now();
+	return left > 0 ? left : 0;
+}
+
 /* Records the outcome of a finished request; lock held. */
 static void settle(struct cfs_cache *c, struct entry *e, const char *path,
 		   struct cfs_http_response *rs)

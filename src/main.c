@@ -14,7 +14,7 @@
 #include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
-#include <fuse.h>
+#include <fuse_lowlevel.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
@@ -283,18 +283,18 @@ static int start_http_worker(struct cfs_http *http)
 
 /* 0 after an unmount, the signal's number after SIGINT or SIGTERM, or
  * negative when the loop failed. */
-static int run_loop(struct fuse *fuse, const struct cfs_options *o)
+static int run_loop(struct fuse_session *se, const struct cfs_options *o)
 {
 	struct fuse_loop_config *cfg;
 	int rc;
 
 	if (o->single_thread)
-		return fuse_loop(fuse);
+		return fuse_session_loop(se);
 	cfg = fuse_loop_cfg_create();
 	if (!cfg)
 		return -ENOMEM;
 	fuse_loop_cfg_set_max_threads(cfg, CFS_MAX_THREADS);
-	rc = fuse_loop_mt(fuse, cfg);
+	rc = fuse_session_loop_mt(se, cfg);
 	fuse_loop_cfg_destroy(cfg);
 	return rc;
 }
@@ -369,30 +369,30 @@ static void log_fuse_setup(enum fuse_log_level level, const char *fmt,
 }
 
 /* libfuse parses its options here, so a bad one is refused unsent. */
-static struct fuse *new_fuse(struct fuse_args *args, struct cfs_fs *fs)
+static struct fuse_session *new_session(struct fuse_args *args,
+					struct cfs_fs *fs)
 {
 	fuse_set_log_func(log_fuse_setup);
-	return fuse_new(args, &cfs_fs_operations, sizeof(cfs_fs_operations),
-			fs);
+	return fuse_session_new(args, &cfs_fs_operations,
+				sizeof(cfs_fs_operations), fs);
 }
 
 /*
  * Once the loop has returned no FUSE operation runs (libfuse joins its
  * workers), but live log followers still stream: they stop before the
  * HTTP worker, and main frees the HTTP and auth objects only after
- * fuse_destroy, the last caller of the fs.
+ * fuse_session_destroy, the last caller of the fs.
  */
-static int serve(struct fuse *fuse, const struct cfs_options *o,
+static int serve(struct fuse_session *se, const struct cfs_options *o,
 		 struct cfs_fs *fs, struct cfs_http *http)
 {
-	struct fuse_session *se = fuse_get_session(fuse);
 	int mounted;
 	int rc = 1;
 
 	/* before the mount: a stop signal from then on still unmounts */
 	if (install_signal_handlers(se) != 0)
 		return 1;
-	mounted = fuse_mount(fuse, o->mountpoint) == 0;
+	mounted = fuse_session_mount(se, o->mountpoint) == 0;
 	fuse_set_log_func(NULL);
 	if (!mounted)
 		goto out_signals;
@@ -403,11 +403,16 @@ static int serve(struct fuse *fuse, const struct cfs_options *o,
 		cfs_err("cannot start the HTTP worker");
 		goto out_unmount;
 	}
-	rc = run_loop(fuse, o) < 0; /* a stop signal is a clean exit */
+	if (cfs_fs_start(fs, se) != 0) {
+		cfs_err("cannot start the kernel cache's thread");
+		goto out_http;
+	}
+	rc = run_loop(se, o) < 0; /* a stop signal is a clean exit */
+out_http:
 	cfs_fs_shutdown(fs);
 	cfs_http_stop(http);
 out_unmount:
-	fuse_unmount(fuse);
+	fuse_session_unmount(se);
 out_signals:
 	fuse_remove_signal_handlers(se);
 	return rc;
@@ -424,7 +429,7 @@ static void print_version(void)
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct fuse *fuse;
+	struct fuse_session *se;
 	struct cfs_options o;
 	struct cfs_auth auth = { 0 };
 	struct cfs_http *http = NULL;
@@ -461,8 +466,8 @@ int main(int argc, char *argv[])
 	}
 	if (add_mount_options(&args, o.source) != 0)
 		goto out_auth;
-	fuse = new_fuse(&args, &fs);
-	if (!fuse)
+	se = new_session(&args, &fs);
+	if (!se)
 		goto out_auth;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	base = o.api_url ? o.api_url : p->default_url(&auth);
@@ -488,11 +493,9 @@ int main(int argc, char *argv[])
 		goto out_curl;
 	fs.uid = getuid();
 	fs.gid = getgid();
-	rc = serve(fuse, &o, &fs, http);
+	rc = serve(se, &o, &fs, http);
 out_curl:
-	/* after serve's unmount, while the fs still lives: libfuse unlinks
-	 * the .fuse_hidden names it made through it */
-	fuse_destroy(fuse);
+	fuse_session_destroy(se);
 	cfs_fs_destroy(&fs);
 	cfs_overlay_free(fs.overlay);
 	cfs_tree_free(fs.tree);

@@ -5,7 +5,7 @@
 #include "options.h"
 
 #include <errno.h>
-#include <fuse.h>
+#include <fuse_lowlevel.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -349,7 +349,7 @@ void cfs_options_usage(struct fuse_args *args)
 	       "\n"
 	       "FUSE options:\n",
 	       command_name(args->argv[0]), names);
-	fuse_lib_help(args);
+	fuse_lowlevel_help();
 	printf("\nCredentials, from the environment "
 	       "(with -o credentials=FILE, from FILE):\n");
 	for (p = cfs_providers; *p; p++)

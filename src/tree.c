@@ -47,6 +47,8 @@ struct cfs_tree {
 	unsigned int log_lines;
 	unsigned int ttl;
 	struct cfs_nodes *nodes;
+	void (*changed)(void *arg);
+	void *changed_arg;
 };
 
 /* ---- small helpers ------------------------------------------------- */
@@ -116,11 +118,12 @@ json_t *cfs_vars_item(const struct cfs_vars *v, const char *name)
 	return NULL;
 }
 
+/* Every slot: those past n are NULL (resolve starts from zeroes). */
 static void vars_clear(struct cfs_vars *v)
 {
 	size_t i;
 
-	for (i = 0; i < v->n; i++) {
+	for (i = 0; i < CFS_MAX_DEPTH; i++) {
 		free(v->value[i]);
 		json_decref(v->item[i]);
 		cfs_resp_unref(v->src[i]);
@@ -186,6 +189,13 @@ void cfs_tree_set_logs(struct cfs_tree *t, unsigned int lines,
 void cfs_tree_set_node_cache(struct cfs_tree *t, size_t bytes)
 {
 	cfs_nodes_set_cap(t->nodes, bytes);
+}
+
+void cfs_tree_on_change(struct cfs_tree *t, void (*changed)(void *arg),
+			void *arg)
+{
+	t->changed = changed;
+	t->changed_arg = arg;
 }
 
 void cfs_tree_free(struct cfs_tree *t)
@@ -336,6 +346,12 @@ out:
 
 /* ---- resolving a path ---------------------------------------------- */
 
+static int same_body(const struct cfs_resp *a, const struct cfs_resp *b)
+{
+	return a && b && a->body->len == b->body->len &&
+	       memcmp(a->body->data, b->body->data, a->body->len) == 0;
+}
+
 /*
  * A name the listing lacks may have been created since: if the listing is
  * older than the negative TTL, it is fetched again, once.
@@ -343,25 +359,37 @@ out:
 static int list_again_if_old(struct cfs_tree *t, const struct cfs_croute *def,
 			     const struct cfs_vars *v, struct cfs_listing **l)
 {
+	struct cfs_resp *before = (*l)->src;
 	size_t i;
+	int rc;
 
-	if (!(*l)->src || cfs_now() - (*l)->src->fetched_at < CFS_NEGATIVE_TTL)
+	if (!before || cfs_now() - before->fetched_at < CFS_NEGATIVE_TTL)
 		return -ENOENT;
+	cfs_resp_ref(before);
 	for (i = 0; i < (*l)->ndeps; i++)
 		cfs_cache_expire(t->cache, (*l)->deps[i].path);
 	cfs_listing_unref(*l);
 	*l = NULL;
-	return get_listing(t, def, v, l);
+	rc = get_listing(t, def, v, l);
+	/* what the kernel was told of this listing's entries may be stale */
+	if (!rc && t->changed && !same_body((*l)->src, before))
+		t->changed(t->changed_arg);
+	cfs_resp_unref(before);
+	return rc;
 }
 
 static int bind_value(struct cfs_vars *v, const struct cfs_croute *cr,
 		      const char *value)
 {
-	v->name[v->n] = cr->var[v->n];
-	v->value[v->n] = strdup(value);
-	if (!v->value[v->n])
+	char *copy = strdup(value);
+
+	if (!copy)
 		return -ENOMEM;
-	v->n++;
+	v->name[v->n] = cr->var[v->n];
+	v->value[v->n++] = copy;
+	/* the next call binds the next slot: the analyzer loses v->n across
+	 * a listing's lookups */
+	/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc) */
 	return 0;
 }
 
@@ -699,6 +727,9 @@ static int file_node(struct cfs_tree *t, const char *path,
 		snprintf(out->request_id, sizeof(out->request_id), "%s",
 			 s.request_id);
 		out->fetched_at = s.fetched_at;
+		if (s.resp)
+			out->fresh_for = cfs_cache_fresh_left(t->cache,
+							      s.resp);
 	}
 	source_clear(&s);
 	return rc;
@@ -775,6 +806,24 @@ static time_t link_mtime(struct cfs_tree *t, const char *path,
 			       cfs_fingerprint(target->data, target->len));
 }
 
+/* What is left of the TTL of the listings that named path's segments,
+ * if less than left. */
+static double fresh_left(struct cfs_tree *t, const struct cfs_vars *v,
+			 double left)
+{
+	size_t i;
+
+	for (i = 0; i < v->n; i++) {
+		double l = v->src[i]
+				   ? cfs_cache_fresh_left(t->cache, v->src[i])
+				   : left;
+
+		if (l < left)
+			left = l;
+	}
+	return left;
+}
+
 int cfs_tree_node(struct cfs_tree *t, const char *path, struct cfs_node *out)
 {
 	const struct cfs_croute *cr;
@@ -786,6 +835,7 @@ int cfs_tree_node(struct cfs_tree *t, const char *path, struct cfs_node *out)
 	rc = resolve(t, path, &cr, &v);
 	if (rc)
 		return rc;
+	out->fresh_for = t->ttl;
 	out->kind = cr->r->kind;
 	out->writable = cr->r->kind == CFS_DIR ? dir_writable(cr, &v)
 					       : file_writable(cr->r, &v);
@@ -809,6 +859,7 @@ int cfs_tree_node(struct cfs_tree *t, const char *path, struct cfs_node *out)
 		out->mtime = dir_mtime(t, path);
 		break;
 	}
+	out->fresh_for = fresh_left(t, &v, out->fresh_for);
 	vars_clear(&v);
 	if (rc)
 		cfs_node_clear(out);
@@ -1040,6 +1091,9 @@ static void listed_wants(struct cfs_tree *t, const struct cfs_croute *child,
 		v->n++;
 		fn(t, child, v, w);
 		v->n--;
+		v->value[v->n] = NULL;
+		v->item[v->n] = NULL;
+		v->src[v->n] = NULL;
 	}
 	cfs_listing_unref(l);
 }

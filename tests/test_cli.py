@@ -114,7 +114,7 @@ def test_help(flag):
     for opt in ("api_url=", "ttl=DURATION", "timeout=DURATION", "max_conns=", "credentials=",
                 "write_buffer=", "cache_dir=", "-o ro", "nonempty"):
         assert opt in text[ours:fuse], opt
-    for opt in ("allow_other", "auto_unmount", "umask="):
+    for opt in ("allow_other", "allow_root", "auto_unmount"):
         assert opt in text[fuse:creds], opt
     for source in ("CLEVER_API_TOKEN", "clever login", "UPCLOUD_TOKEN", "upctl.yaml"):
         assert source in text[creds:], source
