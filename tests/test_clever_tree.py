@@ -66,6 +66,10 @@ def expected_tree(state):
         links[f"orgs/by-name/{entry_name(owner['name'])}"] = f"../{oid}"
         files[f"{base}/org.json"] = Want(v2, obj=owner)
         invoices = f"/v4/billing/organisations/{oid}/invoices"
+        emitted = [iso_epoch(inv["emission_date"]) for inv in c["invoices"][oid]]
+        # views of the invoice list (test_views checks their content)
+        files[f"{base}/invoices.csv"] = Want(invoices, mtime=max(emitted, default=None))
+        files[f"{base}/costs.svg"] = Want(invoices)
         for inv in c["invoices"][oid]:
             number, emitted = inv["invoice_number"], iso_epoch(inv["emission_date"])
             files[f"{base}/invoices/{number}.json"] = Want(invoices, obj=inv, mtime=emitted)
