@@ -9,12 +9,14 @@ import csv
 import io
 import json
 import os
+import re
 import subprocess
-import time
-from datetime import datetime
+import urllib.error
+import urllib.request
+from datetime import datetime, timezone
 from decimal import Decimal
 
-from conftest import wait_for
+from conftest import quiet, wait_for
 
 HEADER = ["number", "kind", "emission_date", "pay_date", "status", "currency",
           "total_tax_excluded", "total_tax", "total"]
@@ -115,3 +117,118 @@ def test_invoice_status_change_shows_in_its_row_after_the_ttl(sim, mount_fs):
 
     assert wait_for(changed, timeout=15, interval=0.2)
     check_invoices_csv(sim, m, oid)
+
+
+# -- UpCloud: billing/costs.csv and costs.svg -----------------------------------------
+
+SUMMARY = "/1.3/account/billing/summary/"
+UC_UA = "cloudfs-test-views"
+
+
+def uc_get(sim, path):
+    """(status, JSON body) of an UpCloud API path, fetched directly."""
+    token = sim.credentials()["upcloud"]["token"]
+    req = urllib.request.Request(sim.url + path, headers={
+        "Accept": "application/json", "Authorization": "Bearer " + token, "User-Agent": UC_UA})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, None
+
+
+def billing_months(m):
+    """The months billing/ lists, newest first."""
+    return sorted((n for n in os.listdir(m.p("billing")) if not n.startswith("costs.")),
+                  reverse=True)
+
+
+def check_costs_csv(sim, m, missing=()):
+    path = m.p("billing", "costs.csv")
+    data = read(path)
+    assert data.endswith(b"\r\n") and b"\n" not in data.replace(b"\r\n", b"")
+    rows = csv_rows(data)
+    assert rows[0] == ["month", "currency", "total"]
+    months = billing_months(m)
+    assert len(months) == 13 and [r[0] for r in rows[1:]] == months
+    currencies = set()
+    for month, currency, total in rows[1:]:
+        status, summary = uc_get(sim, SUMMARY + month)
+        if month in missing:
+            assert total == "0", month
+        else:
+            assert status == 200, month
+            assert (currency, total) == (summary["currency"], str(summary["total_amount"]))
+        currencies.add(currency)
+    assert len(currencies) == 1 and "" not in currencies
+    assert os.stat(path).st_size == len(data)
+    return rows
+
+
+def test_billing_costs_csv_is_one_row_per_listed_month(sim, upcloud):
+    check_costs_csv(sim, upcloud)
+
+
+def test_a_month_without_a_summary_is_a_zero_row(sim, mount_fs):
+    month = datetime.now(timezone.utc).strftime("%Y-%m")
+    sim.fault(match="^" + re.escape(SUMMARY + month) + "$", kind="status", status=404,
+              times=-1)
+    try:
+        m = mount_fs("upcloud", expect_warnings=True)
+        rows = check_costs_csv(sim, m, missing=(month,))
+        assert rows[1][0] == month
+    finally:
+        sim.clear_faults()
+
+
+def cloudfs_paths(sim):
+    return [r["path"] for r in sim.requests() if r["headers"].get("user-agent") != UC_UA]
+
+
+def test_costs_and_summaries_ask_each_month_once(sim, upcloud):
+    os.listdir(upcloud.p("billing"))
+    sim.clear_requests()
+    read(upcloud.p("billing", "costs.csv"))
+    read(upcloud.p("billing", "costs.svg"))
+    for month in billing_months(upcloud):
+        read(upcloud.p("billing", month, "summary.json"))
+    paths = cloudfs_paths(sim)
+    wanted = sorted([SUMMARY + mo for mo in billing_months(upcloud)] + ["/1.3/account"])
+    assert sorted(paths) == wanted
+
+
+# -- ls -l costs what the rows name -----------------------------------------------------
+
+def ls_l(path):
+    done = subprocess.run(["ls", "-l", path], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_ls_l_of_billing_costs_the_summaries_and_the_account_once(sim, upcloud):
+    months = billing_months(upcloud)
+    quiet(sim)
+    sim.clear_requests()
+    ls_l(upcloud.p("billing"))
+    quiet(sim)
+    wanted = sorted([SUMMARY + mo for mo in months] + ["/1.3/account"])
+    assert sorted(cloudfs_paths(sim)) == wanted
+
+
+def test_ls_l_of_an_owner_costs_its_rows_requests_once(sim, clever):
+    state = sim.state()["clever"]
+    for owner in [state["self"]] + state["organisations"]:
+        oid = owner["id"]
+        v2 = "/v2/self" if owner is state["self"] else f"/v2/organisations/{oid}"
+        os.listdir(clever.p("orgs"))
+        quiet(sim)
+        sim.clear_requests()
+        ls_l(clever.p("orgs", oid))
+        quiet(sim)
+        paths = cloudfs_paths(sim)
+        # org.json's GET, the invoice list (invoices/, invoices.csv and
+        # costs.svg), and the read-ahead of the apps/ and addons/ lists
+        allowed = {v2, invoices_path(oid), f"{v2}/applications", f"{v2}/addons"}
+        assert invoices_path(oid) in paths, paths
+        assert set(paths) <= allowed, paths
+        assert len(paths) == len(set(paths)), paths
