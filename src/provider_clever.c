@@ -54,6 +54,8 @@ static int invoices_csv(struct cfs_tree *t, const struct cfs_vars *v,
 			json_t *src, struct cfs_buf *out, time_t *date);
 static int costs_svg(struct cfs_tree *t, const struct cfs_vars *v, json_t *src,
 		     struct cfs_buf *out, time_t *date);
+static int logs_jsonl(struct cfs_tree *t, const struct cfs_vars *v,
+		      json_t *src, struct cfs_buf *out, time_t *date);
 
 static const struct cfs_route clever_routes[] = {
 	CFS_ROUTE("self.json", CFS_FILE, .get = "/v2/self"),
@@ -103,6 +105,10 @@ static const struct cfs_route clever_routes[] = {
 		  CFS_FILE, .list = V4_APP "/instances", .key = "id",
 		  .where = "state=DELETED", .mtime = "creationDate"),
 	LOG_ROUTE("orgs/{owner}/apps/{app}/logs", ""),
+	/* the same snapshot's events; a view, so it stays that snapshot */
+	CFS_ROUTE("orgs/{owner}/apps/{app}/logs.jsonl", CFS_FILE,
+		  .get = LOGS "?service=all", .fetch = &cfs_fetch_stream,
+		  .view = logs_jsonl),
 	/* apart from the .json files, so listing those stays one request */
 	CFS_ROUTE("orgs/{owner}/apps/{app}/deployment-logs", CFS_DIR),
 	LOG_ROUTE("orgs/{owner}/apps/{app}/deployment-logs/{deployment}",
@@ -395,6 +401,30 @@ static int costs_svg(struct cfs_tree *t, const struct cfs_vars *v, json_t *src,
 	cfs_buf_free(&title);
 	free(inv);
 	return rc;
+}
+
+/* One API log object a line, all its fields; dated by the last one. */
+static int logs_jsonl(struct cfs_tree *t, const struct cfs_vars *v,
+		      json_t *src, struct cfs_buf *out, time_t *date)
+{
+	json_t *event;
+	size_t i;
+	int rc = 0;
+
+	(void)t;
+	(void)v;
+	json_array_foreach(src, i, event) {
+		char *line = json_dumps(event, JSON_COMPACT);
+
+		rc = line ? cfs_buf_printf(out, "%s\n", line) : -ENOMEM;
+		free(line);
+		if (rc)
+			return rc;
+	}
+	event = json_array_get(src, json_array_size(src) - 1);
+	if (cfs_json_date(json_object_get(event, "date"), date) != 0)
+		*date = 0;
+	return 0;
 }
 
 static const struct cfs_lister clever_listers[] = {
