@@ -10,13 +10,16 @@ import io
 import json
 import os
 import re
+import struct
 import subprocess
 import urllib.error
 import urllib.request
+import xml.etree.ElementTree as ET
+import zlib
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from conftest import quiet, wait_for
+from conftest import current_month, month_before, quiet, wait_for
 
 HEADER = ["number", "kind", "emission_date", "pay_date", "status", "currency",
           "total_tax_excluded", "total_tax", "total"]
@@ -232,3 +235,136 @@ def test_ls_l_of_an_owner_costs_its_rows_requests_once(sim, clever):
         assert invoices_path(oid) in paths, paths
         assert set(paths) <= allowed, paths
         assert len(paths) == len(set(paths)), paths
+
+
+# -- the SVG charts render, and their bars follow the data ------------------------------
+
+SVG = "{http://www.w3.org/2000/svg}"
+BAR_RGB = (0x4C, 0x78, 0xA8)
+
+
+def png_pixels(data):
+    """(width, height, rows of RGBA tuples) of an 8-bit RGB or RGBA PNG."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, header = 8, b"", None
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            header = struct.unpack(">IIBBBBB", body)
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    width, height, depth, color, _, _, interlace = header
+    assert depth == 8 and color in (2, 6) and interlace == 0, header
+    bpp = 4 if color == 6 else 3
+    raw = zlib.decompress(idat)
+    stride = width * bpp
+    rows, prev = [], bytearray(stride)
+    for y in range(height):
+        kind = raw[y * (stride + 1)]
+        line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - bpp] if i >= bpp else 0
+            b = prev[i]
+            c = prev[i - bpp] if i >= bpp else 0
+            if kind == 1:
+                line[i] = (line[i] + a) & 0xFF
+            elif kind == 2:
+                line[i] = (line[i] + b) & 0xFF
+            elif kind == 3:
+                line[i] = (line[i] + (a + b) // 2) & 0xFF
+            elif kind == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                pred = a if pa <= pb and pa <= pc else b if pb <= pc else c
+                line[i] = (line[i] + pred) & 0xFF
+        rows.append([tuple(line[x * bpp:x * bpp + 3]) for x in range(width)])
+        prev = line
+    return width, height, rows
+
+
+def render_png(svg_path, workdir):
+    out = os.path.join(workdir, "chart.png")
+    done = subprocess.run(["rsvg-convert", "-o", out, svg_path], capture_output=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    return png_pixels(read(out))
+
+
+def is_bar(rgb):
+    return all(abs(a - b) <= 8 for a, b in zip(rgb, BAR_RGB))
+
+
+def chart_bars(svg_bytes):
+    """(title text, [(label, value text, rect)]) of one of cloudfs's charts."""
+    root = ET.fromstring(svg_bytes)
+    assert root.tag == SVG + "svg"
+    title = next(t for t in root.iter(SVG + "text"))
+    bars = []
+    for rect in root.iter(SVG + "rect"):
+        if rect.get("class") == "bar":
+            label, value = rect.find(SVG + "title").text.split(" ")[0:2]
+            bars.append((label.rstrip(":"), value, rect))
+    return title.text, bars
+
+
+def thirteen_months():
+    now = current_month()
+    return [month_before(now, n) for n in range(12, -1, -1)]
+
+
+def check_chart(path, workdir, want, title_has):
+    """The chart at path draws want {month: value text}, oldest first; two bars
+    of different values have different heights, in the SVG and in the PNG."""
+    data = read(path)
+    title, bars = chart_bars(data)
+    for word in title_has:
+        assert word in title, (word, title)
+    assert [(label, value) for label, value, _ in bars] == list(want.items())
+    width, height, rows = render_png(path, workdir)
+    assert len({px for row in rows for px in row}) > 2, "a blank picture"
+    assert any(is_bar(px) for row in rows for px in row), "no bar drawn"
+    heights = {label: float(rect.get("height")) for label, _, rect in bars}
+    values = {label: Decimal(value) for label, value, _ in bars}
+    top = max(values.values())
+    assert top > 0
+    for label in want:
+        assert abs(heights[label] - heights[max(values, key=values.get)]
+                   * float(values[label] / top)) < 0.2, label
+    a, b = sorted((lbl for lbl in want if values[lbl] > 0), key=values.get)[-2:]
+    assert values[a] != values[b]
+    assert heights[a] != heights[b]
+
+    def column(label):
+        rect = next(r for lbl, _, r in bars if lbl == label)
+        x = int(float(rect.get("x")) + float(rect.get("width")) / 2)
+        return sum(1 for y in range(height) if is_bar(rows[y][x]))
+
+    assert column(a) != column(b)
+    for label in (a, b):
+        assert abs(column(label) - heights[label]) <= 2, label
+
+
+def test_clever_costs_svg_renders_the_monthly_totals(sim, clever, workdir):
+    for owner in owners(sim):
+        oid = owner["id"]
+        invoices = newest_first(api_invoices(sim, oid))
+        currency = invoices[0]["total_tax_excluded"]["currency"]
+        want = {}
+        for month in thirteen_months():
+            amounts = [Decimal(str(inv["total_tax_excluded"]["amount"])) for inv in invoices
+                       if inv["emission_date"][:7] == month
+                       and inv["total_tax_excluded"]["currency"] == currency]
+            want[month] = str(sum(amounts)) if amounts else "0"
+        check_chart(clever.p("orgs", oid, "costs.svg"), workdir, want,
+                    [owner["name"], currency])
+
+
+def test_upcloud_costs_svg_renders_the_costs_table(sim, upcloud, workdir):
+    rows = check_costs_csv(sim, upcloud)
+    want = {month: total for month, _, total in reversed(rows[1:])}
+    assert list(want) == thirteen_months()
+    _, account = uc_get(sim, "/1.3/account")
+    check_chart(upcloud.p("billing", "costs.svg"), workdir, want,
+                [account["account"]["username"], rows[1][1]])
