@@ -685,7 +685,7 @@ static int follow_of(struct cfs_tree *t, const struct cfs_croute *cr,
  * A date of the file's own, where it has one, in place of the node
  * store's: a view's, the resource's, or a log's newest event's (its live
  * follower goes on from there, so the mtime never moves back while it is
- * open).
+ * open); a view's bytes are not its fetch kind's, so only it dates them.
  */
 static void own_date(const struct cfs_croute *cr, const struct cfs_vars *v,
 		     const struct source *s, struct cfs_node *out)
@@ -698,7 +698,7 @@ static void own_date(const struct cfs_croute *cr, const struct cfs_vars *v,
 		dated = cfs_json_date(cfs_jpath_get(v->item[v->n - 1],
 						    &cr->mtime),
 				      &when) == 0;
-	if (!dated && kind->content_date)
+	if (!dated && kind->content_date && !cr->r->view)
 		dated = kind->content_date(out->content->data,
 					   out->content->len, &when) == 0;
 	if (dated)
