@@ -170,6 +170,10 @@ def check_costs_csv(sim, m, missing=()):
 
 def test_billing_costs_csv_is_one_row_per_listed_month(sim, upcloud):
     check_costs_csv(sim, upcloud)
+    # made from 13 responses: no one URL to name
+    for name in ("costs.csv", "costs.svg"):
+        assert not [a for a in os.listxattr(upcloud.p("billing", name))
+                    if a.startswith("user.cloudfs.")]
 
 
 def test_a_month_without_a_summary_is_a_zero_row(sim, mount_fs):
