@@ -53,8 +53,9 @@ int cfs_logs_format(json_t *event, struct cfs_buf *out);
 /* The date of the last of these lines, or -EINVAL if it has none. */
 int cfs_logs_last_date(const char *lines, size_t len, time_t *out);
 
-/* The snapshot at path: rs->body holds the lines, rs->last_event_id the
- * id to follow from. */
+/* The snapshot at path: rs->body holds the lines, rs->json the array of
+ * their events (the objects the API sent, all their fields, in order),
+ * rs->last_event_id the id to follow from. */
 int cfs_logs_snapshot(struct cfs_http *h, const char *path, unsigned int limit,
 		      struct cfs_http_response *rs);
 

@@ -42,6 +42,14 @@ struct cfs_vars;
 typedef int (*cfs_encode_fn)(const struct cfs_vars *v, const char *data,
 			     size_t len, json_t **body);
 typedef int (*cfs_writable_fn)(const struct cfs_vars *v);
+struct cfs_tree;
+/*
+ * A view file's bytes (views.h), from the response of the row's get (NULL
+ * for a row without get: the view fetches what it needs itself).  *date:
+ * the bytes' own date, their mtime; left at 0 if they carry none.
+ */
+typedef int (*cfs_view_fn)(struct cfs_tree *t, const struct cfs_vars *v,
+			   json_t *src, struct cfs_buf *out, time_t *date);
 
 struct cfs_route {
 	const char *pattern; /* "orgs/{owner}/apps/{app}/app.json" */
@@ -60,6 +68,9 @@ struct cfs_route {
 	const char *link;    /* symlink target template */
 	const char *only_if; /* "var.dotted.field=value" */
 	const struct cfs_fetch_kind *fetch; /* NULL: cfs_fetch_get */
+	/* a view renders the file itself: it takes no render or at, and a
+	 * growing fetch kind's file stays its snapshot */
+	cfs_view_fn view;
 	/*
 	 * Writes: what closing a written file sends (CFS_FILE), what
 	 * closing a created one sends (CFS_NEWFILE), or what rmdir sends
@@ -80,7 +91,6 @@ struct cfs_route {
 
 struct cfs_provider;
 struct cfs_resp;
-struct cfs_tree;
 struct cfs_cache;
 struct cfs_diskcache;
 struct cfs_live_set;

@@ -5,14 +5,15 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # Build: compiler, meson, the four libraries.  Run and test: fuse3
 # (fusermount3, mount.fuse3), pytest, and the tools the tests drive
-# (rsync, getfattr, vim and perl among them; man and groff render the man
-# page, systemd-analyze checks the example units).  Lint: clang-format and
+# (rsync, getfattr, vim and perl among them; jq reads logs.jsonl,
+# rsvg-convert renders the SVG charts; man and groff render the man page,
+# systemd-analyze checks the example units).  Lint: clang-format and
 # clang-tidy.
 PACKAGES=(gcc libc6-dev meson ninja-build pkg-config libfuse3-dev
 	  libcurl4-openssl-dev libjansson-dev libyaml-dev
 	  fuse3 python3 python3-pytest
-	  rsync attr tar grep findutils coreutils procps vim perl
-	  man-db groff-base systemd clang-format clang-tidy)
+	  rsync attr tar grep findutils coreutils procps vim perl jq
+	  librsvg2-bin man-db groff-base systemd clang-format clang-tidy)
 
 install_missing() {
 	local missing=() p

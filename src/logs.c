@@ -83,6 +83,7 @@ int cfs_logs_last_date(const char *lines, size_t len, time_t *out)
 struct reader {
 	struct cfs_sse_parser *sse;
 	struct cfs_buf *lines;	   /* snapshot: where lines go */
+	json_t *events;		   /* snapshot: the events themselves */
 	struct cfs_follow *follow; /* live: where lines go */
 	char last_id[128];
 	unsigned int received;
@@ -107,6 +108,9 @@ static int on_event(void *arg, const struct cfs_sse_event *ev)
 	j = json_loadb(ev->data, ev->data_len, 0, NULL);
 	if (json_is_object(j))
 		rc = cfs_logs_format(j, &line);
+	if (!rc && line.len && r->events &&
+	    json_array_append(r->events, j) != 0)
+		rc = -ENOMEM;
 	json_decref(j);
 	if (!rc && line.len)
 		rc = r->lines ? cfs_buf_append(r->lines, line.data, line.len)
@@ -175,12 +179,16 @@ int cfs_logs_snapshot(struct cfs_http *h, const char *path, unsigned int limit,
 		      struct cfs_http_response *rs)
 {
 	struct cfs_buf lines = { 0 };
-	struct reader r = { .lines = &lines };
+	struct reader r = { .lines = &lines, .events = json_array() };
 	char *url = NULL;
 	char until[32];
 	int attempt;
 	int rc = -EIO;
 
+	if (!r.events) {
+		memset(rs, 0, sizeof(*rs));
+		return rs->err = -ENOMEM;
+	}
 	until_now(until);
 	for (attempt = 0; attempt < RESUME_ATTEMPTS; attempt++) {
 		if (attempt)
@@ -208,6 +216,8 @@ int cfs_logs_snapshot(struct cfs_http *h, const char *path, unsigned int limit,
 	if (rc == 0) {
 		rs->err = 0;
 		rs->body = cfs_buf_to_blob(&lines);
+		rs->json = r.events;
+		r.events = NULL;
 		snprintf(rs->last_event_id, sizeof(rs->last_event_id), "%s",
 			 r.last_id);
 		if (!rs->body)
@@ -215,6 +225,7 @@ int cfs_logs_snapshot(struct cfs_http *h, const char *path, unsigned int limit,
 	} else {
 		rs->err = rc;
 	}
+	json_decref(r.events);
 	cfs_buf_free(&lines);
 	return rc;
 }

@@ -15,6 +15,7 @@
 #include "cache.h"
 #include "listing.h"
 #include "provider.h"
+#include "views.h"
 
 #define V4_APP "/v4/orchestration/organisations/{owner}/applications/{app}"
 #define INVOICES "/v4/billing/organisations/{owner}/invoices"
@@ -49,6 +50,13 @@ static int encode_json_object(const struct cfs_vars *v, const char *data,
 	return -EINVAL;
 }
 
+static int invoices_csv(struct cfs_tree *t, const struct cfs_vars *v,
+			json_t *src, struct cfs_buf *out, time_t *date);
+static int costs_svg(struct cfs_tree *t, const struct cfs_vars *v, json_t *src,
+		     struct cfs_buf *out, time_t *date);
+static int logs_jsonl(struct cfs_tree *t, const struct cfs_vars *v,
+		      json_t *src, struct cfs_buf *out, time_t *date);
+
 static const struct cfs_route clever_routes[] = {
 	CFS_ROUTE("self.json", CFS_FILE, .get = "/v2/self"),
 	CFS_ROUTE("zones", CFS_DIR),
@@ -61,6 +69,10 @@ static const struct cfs_route clever_routes[] = {
 		  .link = "../{org.id}"),
 	CFS_ROUTE("orgs/{owner}/org.json", CFS_FILE, .get = "/v2/{@v2owner}"),
 	CFS_ROUTE("orgs/{owner}/invoices", CFS_DIR),
+	CFS_ROUTE("orgs/{owner}/invoices.csv", CFS_FILE, .get = INVOICES,
+		  .view = invoices_csv),
+	CFS_ROUTE("orgs/{owner}/costs.svg", CFS_FILE, .get = INVOICES,
+		  .view = costs_svg),
 	CFS_ROUTE(INVOICE ".json", CFS_FILE, .list = INVOICES,
 		  .key = "invoice_number", .mtime = "emission_date"),
 	CFS_ROUTE(INVOICE ".html", CFS_FILE, .list = INVOICES,
@@ -93,6 +105,10 @@ static const struct cfs_route clever_routes[] = {
 		  CFS_FILE, .list = V4_APP "/instances", .key = "id",
 		  .where = "state=DELETED", .mtime = "creationDate"),
 	LOG_ROUTE("orgs/{owner}/apps/{app}/logs", ""),
+	/* the same snapshot's events; a view, so it stays that snapshot */
+	CFS_ROUTE("orgs/{owner}/apps/{app}/logs.jsonl", CFS_FILE,
+		  .get = LOGS "?service=all", .fetch = &cfs_fetch_stream,
+		  .view = logs_jsonl),
 	/* apart from the .json files, so listing those stays one request */
 	CFS_ROUTE("orgs/{owner}/apps/{app}/deployment-logs", CFS_DIR),
 	LOG_ROUTE("orgs/{owner}/apps/{app}/deployment-logs/{deployment}",
@@ -195,6 +211,220 @@ static int search_text_valid(const char *name)
 	size_t len = strnlen(name, SEARCH_TEXT_MAX + 1);
 
 	return len > 0 && len <= SEARCH_TEXT_MAX && !strchr(name, '/');
+}
+
+/* ---- views of the invoice list (README "The Clever Cloud tree") ---- */
+
+struct dated_invoice {
+	json_t *invoice;
+	time_t emitted;
+	size_t order; /* in the list: ties keep the API's order */
+};
+
+static int newest_first(const void *a, const void *b)
+{
+	const struct dated_invoice *x = a;
+	const struct dated_invoice *y = b;
+
+	if (x->emitted != y->emitted)
+		return x->emitted > y->emitted ? -1 : 1;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* The invoices of the list, newest emission first; free *out. */
+static int sort_invoices(json_t *list, struct dated_invoice **out, size_t *n)
+{
+	json_t *invoice;
+	size_t i;
+
+	*n = 0;
+	*out = calloc(json_array_size(list) + 1, sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	json_array_foreach(list, i, invoice) {
+		struct dated_invoice *d = &(*out)[(*n)++];
+
+		d->invoice = invoice;
+		d->order = i;
+		if (cfs_json_date(json_object_get(invoice, "emission_date"),
+				  &d->emitted) != 0)
+			d->emitted = 0;
+	}
+	qsort(*out, *n, sizeof(**out), newest_first);
+	return 0;
+}
+
+/* A field as text: strings as they are, numbers as the API wrote them. */
+static const char *field_text(json_t *j, char buf[32])
+{
+	if (json_is_string(j))
+		return json_string_value(j);
+	cfs_view_number(j, buf);
+	return buf;
+}
+
+static int invoice_row(struct cfs_buf *out, json_t *inv)
+{
+	json_t *excluded = json_object_get(inv, "total_tax_excluded");
+	json_t *tax = json_object_get(inv, "total_tax");
+	struct cfs_amount total = { 0 };
+	char num[6][32];
+	const char *field[9];
+
+	cfs_amount_add(&total, json_object_get(excluded, "amount"));
+	cfs_amount_add(&total, json_object_get(tax, "amount"));
+	cfs_amount_print(&total, num[5]);
+	field[0] = field_text(json_object_get(inv, "invoice_number"), num[0]);
+	field[1] = field_text(json_object_get(inv, "kind"), num[1]);
+	field[2] = json_string_value(json_object_get(inv, "emission_date"));
+	field[3] = json_string_value(json_object_get(inv, "pay_date"));
+	field[4] = field_text(json_object_get(inv, "status"), num[2]);
+	field[5] = json_string_value(json_object_get(excluded, "currency"));
+	field[6] = field_text(json_object_get(excluded, "amount"), num[3]);
+	field[7] = field_text(json_object_get(tax, "amount"), num[4]);
+	field[8] = num[5];
+	return cfs_csv_row(out, field, 9);
+}
+
+static const char *const invoice_header[] = {
+	"number", "kind",     "emission_date",	    "pay_date",
+	"status", "currency", "total_tax_excluded", "total_tax",
+	"total",
+};
+
+/* One row an invoice, newest first; dated by the newest emission. */
+static int invoices_csv(struct cfs_tree *t, const struct cfs_vars *v,
+			json_t *src, struct cfs_buf *out, time_t *date)
+{
+	struct dated_invoice *inv;
+	size_t n;
+	size_t i;
+	int rc;
+
+	(void)t;
+	(void)v;
+	rc = sort_invoices(src, &inv, &n);
+	if (rc)
+		return rc;
+	rc = cfs_csv_row(out, invoice_header, 9);
+	for (i = 0; i < n && !rc; i++)
+		rc = invoice_row(out, inv[i].invoice);
+	if (n)
+		*date = inv[0].emitted;
+	free(inv);
+	return rc;
+}
+
+/* The owner's name, from the item that listed it: no request of its own. */
+static const char *owner_name(const struct cfs_vars *v)
+{
+	const char *name = json_string_value(
+		json_object_get(cfs_vars_item(v, "owner"), "name"));
+
+	return name && *name ? name : cfs_vars_value(v, "owner");
+}
+
+/*
+ * The invoices' total_tax_excluded per month of emission, the last 13
+ * months, in the newest invoice's currency (an invoice in another one is
+ * left out: bars of two currencies would not compare).
+ */
+static void sum_months(const struct dated_invoice *inv, size_t n,
+		       const char *currency, char month[][16],
+		       struct cfs_amount *sum)
+{
+	char emitted[16];
+	size_t i;
+	size_t m;
+
+	for (i = 0; i < n; i++) {
+		json_t *excl = json_object_get(inv[i].invoice,
+					       "total_tax_excluded");
+		const char *cur = json_string_value(
+			json_object_get(excl, "currency"));
+
+		if (!cur || strcmp(cur, currency) != 0)
+			continue;
+		cfs_view_month(inv[i].emitted, 0, emitted);
+		for (m = 0; m < CFS_VIEW_MONTHS; m++)
+			if (strcmp(month[m], emitted) == 0)
+				cfs_amount_add(&sum[m],
+					       json_object_get(excl,
+							       "amount"));
+	}
+}
+
+static int costs_svg(struct cfs_tree *t, const struct cfs_vars *v, json_t *src,
+		     struct cfs_buf *out, time_t *date)
+{
+	char month[CFS_VIEW_MONTHS][16];
+	char text[CFS_VIEW_MONTHS][32];
+	const char *label[CFS_VIEW_MONTHS];
+	const char *value_text[CFS_VIEW_MONTHS];
+	double value[CFS_VIEW_MONTHS];
+	struct cfs_amount sum[CFS_VIEW_MONTHS] = { 0 };
+	struct cfs_buf title = { 0 };
+	struct dated_invoice *inv;
+	const char *currency = "";
+	size_t n;
+	int i;
+	int rc;
+
+	(void)date;
+	rc = sort_invoices(src, &inv, &n);
+	if (rc)
+		return rc;
+	if (n)
+		currency = json_string_value(
+				   cfs_json_at(inv[0].invoice,
+					       "total_tax_excluded.currency"))
+				   ?: "";
+	for (i = 0; i < CFS_VIEW_MONTHS; i++)
+		cfs_view_month(cfs_tree_now(t), CFS_VIEW_MONTHS - 1 - i,
+			       month[i]);
+	sum_months(inv, n, currency, month, sum);
+	for (i = 0; i < CFS_VIEW_MONTHS; i++) {
+		cfs_amount_print(&sum[i], text[i]);
+		label[i] = month[i];
+		value_text[i] = text[i];
+		value[i] = sum[i].value;
+	}
+	rc = cfs_buf_printf(&title, "Costs of %s (%s, tax excluded)",
+			    owner_name(v), currency);
+	if (!rc)
+		rc = cfs_svg_bar_chart(&(struct cfs_chart){ title.data,
+							    currency,
+							    CFS_VIEW_MONTHS,
+							    label, value,
+							    value_text },
+				       out);
+	cfs_buf_free(&title);
+	free(inv);
+	return rc;
+}
+
+/* One API log object a line, all its fields; dated by the last one. */
+static int logs_jsonl(struct cfs_tree *t, const struct cfs_vars *v,
+		      json_t *src, struct cfs_buf *out, time_t *date)
+{
+	json_t *event;
+	size_t i;
+	int rc = 0;
+
+	(void)t;
+	(void)v;
+	json_array_foreach(src, i, event) {
+		char *line = json_dumps(event, JSON_COMPACT);
+
+		rc = line ? cfs_buf_printf(out, "%s\n", line) : -ENOMEM;
+		free(line);
+		if (rc)
+			return rc;
+	}
+	event = json_array_get(src, json_array_size(src) - 1);
+	if (cfs_json_date(json_object_get(event, "date"), date) != 0)
+		*date = 0;
+	return 0;
 }
 
 static const struct cfs_lister clever_listers[] = {

@@ -19,6 +19,7 @@
 #include "hashmap.h"
 #include "listing.h"
 #include "provider.h"
+#include "views.h"
 
 #define DETAILS "/1.3/account/details/{user}"
 /* what changing an account makes stale: its details, and every list */
@@ -26,6 +27,7 @@
 #define NET_WINDOW "from={@month_from}&to={@month_to}"
 #define NETWORK "/1.3/account/network_usage?" NET_WINDOW
 #define RES_NETWORK "/1.3/account/resource_network_usage?" NET_WINDOW
+#define SUMMARY "/1.3/account/billing/summary/"
 
 static int encode_details(const struct cfs_vars *v, const char *data,
 			  size_t len, json_t **body);
@@ -38,6 +40,10 @@ static int encode_field(const struct cfs_vars *v, const char *data, size_t len,
 static int encode_sub_account(const struct cfs_vars *v, const char *data,
 			      size_t len, json_t **body);
 static int field_modifiable(const struct cfs_vars *v);
+static int costs_csv(struct cfs_tree *t, const struct cfs_vars *v, json_t *src,
+		     struct cfs_buf *out, time_t *date);
+static int costs_svg(struct cfs_tree *t, const struct cfs_vars *v, json_t *src,
+		     struct cfs_buf *out, time_t *date);
 
 static const struct cfs_route upcloud_routes[] = {
 	CFS_ROUTE("account.json", CFS_FILE, .get = "/1.3/account"),
@@ -73,8 +79,10 @@ static const struct cfs_route upcloud_routes[] = {
 		  .link = "../../accounts/{user}"),
 	CFS_ROUTE("billing", CFS_DIR),
 	CFS_ROUTE("billing/{month}", CFS_DIR, .list = "@months"),
+	CFS_ROUTE("billing/costs.csv", CFS_FILE, .view = costs_csv),
+	CFS_ROUTE("billing/costs.svg", CFS_FILE, .view = costs_svg),
 	CFS_ROUTE("billing/{month}/summary.json", CFS_FILE,
-		  .get = "/1.3/account/billing/summary/{month}"),
+		  .get = SUMMARY "{month}"),
 	CFS_ROUTE("billing/{month}/legacy-summary.json", CFS_FILE,
 		  .get = "/1.3/account/billing_summary/{month}"),
 	CFS_ROUTE("billing/{month}/legacy-detailed.json", CFS_FILE,
@@ -185,19 +193,14 @@ static int label_pair_valid(const char *name)
 static int list_months(struct cfs_tree *t, const struct cfs_vars *v,
 		       struct cfs_listing *out)
 {
-	time_t now = cfs_tree_now(t);
-	struct tm tm;
 	int i;
 	int rc = 0;
 
 	(void)v;
-	gmtime_r(&now, &tm);
-	for (i = 0; i <= 12 && !rc; i++) {
+	for (i = 0; i < CFS_VIEW_MONTHS && !rc; i++) {
 		char name[16];
-		int m = tm.tm_year * 12 + tm.tm_mon - i;
 
-		snprintf(name, sizeof(name), "%04d-%02d", 1900 + m / 12,
-			 m % 12 + 1);
+		cfs_view_month(cfs_tree_now(t), i, name);
 		rc = cfs_listing_add(out, name, NULL);
 	}
 	return rc;
@@ -510,6 +513,154 @@ static int encode_sub_account(const struct cfs_vars *v, const char *data,
 		return -ENOMEM;
 	}
 	return wrap("sub_account", sub, body);
+}
+
+/* ---- the costs of the months billing/ lists (README "The UpCloud tree") */
+
+struct month_cost {
+	char month[16];
+	char total[32];
+	double value;
+	char currency[16];
+};
+
+/* One summary's total; a month without one (404) costs 0. */
+static int month_cost(struct cfs_tree *t, const char *path,
+		      struct month_cost *mc)
+{
+	struct cfs_resp *r = NULL;
+	json_t *total;
+	int rc = cfs_tree_fetch(t, path, NULL, &r);
+
+	snprintf(mc->total, sizeof(mc->total), "0");
+	if (rc)
+		return rc == -ENOENT ? 0 : rc;
+	total = json_object_get(r->json, "total_amount");
+	if (json_is_number(total)) {
+		cfs_view_number(total, mc->total);
+		mc->value = json_number_value(total);
+	}
+	snprintf(mc->currency, sizeof(mc->currency), "%s",
+		 json_string_value(json_object_get(r->json, "currency"))
+			 ?: "");
+	cfs_resp_unref(r);
+	return 0;
+}
+
+/*
+ * The months of billing/, newest first, from summary.json's GETs, all
+ * asked at once with also (another GET the view needs, or NULL); a month
+ * without a summary takes the other months' currency.
+ */
+static int month_costs(struct cfs_tree *t, struct month_cost *mc,
+		       const char *also)
+{
+	char path[CFS_VIEW_MONTHS + 1][64];
+	char *paths[CFS_VIEW_MONTHS + 1];
+	const char *currency = "";
+	size_t n = 0;
+	int i;
+	int rc = 0;
+
+	memset(mc, 0, CFS_VIEW_MONTHS * sizeof(*mc));
+	for (i = 0; i < CFS_VIEW_MONTHS; i++) {
+		cfs_view_month(cfs_tree_now(t), i, mc[i].month);
+		snprintf(path[i], sizeof(path[i]), SUMMARY "%s", mc[i].month);
+		paths[n++] = path[i];
+	}
+	if (also) {
+		snprintf(path[n], sizeof(path[n]), "%s", also);
+		paths[n] = path[n];
+		n++;
+	}
+	cfs_tree_prefetch(t, paths, n);
+	for (i = 0; i < CFS_VIEW_MONTHS && !rc; i++)
+		rc = month_cost(t, path[i], &mc[i]);
+	for (i = 0; i < CFS_VIEW_MONTHS; i++)
+		if (!*currency)
+			currency = mc[i].currency;
+	for (i = 0; i < CFS_VIEW_MONTHS; i++)
+		if (!mc[i].currency[0])
+			snprintf(mc[i].currency, sizeof(mc[i].currency), "%s",
+				 currency);
+	return rc;
+}
+
+static int costs_csv(struct cfs_tree *t, const struct cfs_vars *v, json_t *src,
+		     struct cfs_buf *out, time_t *date)
+{
+	static const char *const header[] = { "month", "currency", "total" };
+	struct month_cost mc[CFS_VIEW_MONTHS];
+	int i;
+	int rc;
+
+	(void)v;
+	(void)src;
+	(void)date;
+	rc = month_costs(t, mc, NULL);
+	if (!rc)
+		rc = cfs_csv_row(out, header, 3);
+	for (i = 0; i < CFS_VIEW_MONTHS && !rc; i++)
+		rc = cfs_csv_row(out,
+				 (const char *[]){ mc[i].month, mc[i].currency,
+						   mc[i].total },
+				 3);
+	return rc;
+}
+
+/* The account's username, from account.json's GET. */
+static int account_username(struct cfs_tree *t, char *out, size_t len)
+{
+	struct cfs_resp *r = NULL;
+	int rc = cfs_tree_fetch(t, "/1.3/account", NULL, &r);
+
+	if (rc)
+		return rc;
+	snprintf(out, len, "%s",
+		 json_string_value(cfs_json_at(r->json, "account.username"))
+			 ?: "");
+	cfs_resp_unref(r);
+	return 0;
+}
+
+/* The bars go oldest first, left to right. */
+static int costs_svg(struct cfs_tree *t, const struct cfs_vars *v, json_t *src,
+		     struct cfs_buf *out, time_t *date)
+{
+	struct month_cost mc[CFS_VIEW_MONTHS];
+	const char *label[CFS_VIEW_MONTHS];
+	const char *text[CFS_VIEW_MONTHS];
+	double value[CFS_VIEW_MONTHS];
+	char user[128] = "";
+	struct cfs_buf title = { 0 };
+	int i;
+	int rc;
+
+	(void)v;
+	(void)src;
+	(void)date;
+	rc = month_costs(t, mc, "/1.3/account");
+	if (!rc)
+		rc = account_username(t, user, sizeof(user));
+	for (i = 0; i < CFS_VIEW_MONTHS; i++) {
+		const struct month_cost *m = &mc[CFS_VIEW_MONTHS - 1 - i];
+
+		label[i] = m->month;
+		text[i] = m->total;
+		value[i] = m->value;
+	}
+	if (!rc)
+		rc = cfs_buf_printf(&title, "Costs of %s (%s)", user,
+				    mc[0].currency);
+	if (!rc)
+		rc = cfs_svg_bar_chart(&(struct cfs_chart){ title.data,
+							    mc[0].currency,
+							    CFS_VIEW_MONTHS,
+							    label, value,
+							    text },
+				       out);
+	cfs_buf_free(&title);
+	return rc;
 }
 
 static const struct cfs_lister upcloud_listers[] = {

@@ -505,6 +505,22 @@ static int check_listing(struct refusal *why, struct cfs_croute *cr)
 	return 0;
 }
 
+/* A view makes its bytes from the response itself, on every fetch. */
+static int check_view(struct refusal *why, const struct cfs_route *r)
+{
+	if (!r->view)
+		return 0;
+	if (r->kind != CFS_FILE)
+		return refuse(why, r, "a view is for files");
+	if (r->render != CFS_RENDER_JSON || r->at)
+		return refuse(why, r, "a view takes no render or at");
+	if (r->fetch && r->fetch->persisted)
+		return refuse(why, r, "a view is not persisted");
+	if (r->write_method)
+		return refuse(why, r, "a view takes no writes");
+	return 0;
+}
+
 static int check_kind(struct refusal *why, const struct cfs_croute *cr)
 {
 	const struct cfs_route *r = cr->r;
@@ -523,15 +539,15 @@ static int check_kind(struct refusal *why, const struct cfs_croute *cr)
 		return refuse(why, r,
 			      "get, at, mtime, fetch and accept are "
 			      "for files");
-	if (r->kind == CFS_FILE && !r->get && cr->nvars == 0)
+	if (r->kind == CFS_FILE && !r->get && !r->view && cr->nvars == 0)
 		return refuse(why, r,
-			      "a file with neither get nor an item "
+			      "a file with neither get, a view nor an item "
 			      "to show");
 	if (r->kind == CFS_FILE && !r->get && r->render == CFS_RENDER_RAW)
 		return refuse(why, r, "raw rendering needs get");
 	if ((r->accept || r->fetch) && !r->get)
 		return refuse(why, r, "accept and fetch without get");
-	return 0;
+	return check_view(why, r);
 }
 
 static int check_writes(struct refusal *why, const struct cfs_croute *cr)

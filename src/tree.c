@@ -499,6 +499,7 @@ struct source {
 	char *url;
 	char request_id[128];
 	double fetched_at;
+	time_t date; /* a view's own date; 0: none */
 };
 
 static void source_clear(struct source *s)
@@ -629,6 +630,29 @@ static int source_from_item(struct cfs_tree *t, const struct cfs_vars *v,
 }
 
 /*
+ * A view's bytes stand in for the response's.  Their version is their
+ * fingerprint: a view may read more than one response, or the clock (the
+ * months of a chart), so no response generation stands for them.
+ */
+static int source_from_view(struct cfs_tree *t, const struct cfs_croute *cr,
+			    const struct cfs_vars *v, struct source *s)
+{
+	struct cfs_buf b = { 0 };
+	int rc = cr->r->view(t, v, s->json, &b, &s->date);
+
+	if (rc) {
+		cfs_buf_free(&b);
+		return rc;
+	}
+	cfs_blob_unref(s->raw);
+	s->raw = cfs_buf_to_blob(&b);
+	if (!s->raw)
+		return -ENOMEM;
+	s->version = cfs_fingerprint(s->raw->data, s->raw->len);
+	return 0;
+}
+
+/*
  * The bytes of path for this source version: the remembered ones if the
  * source did not change, else freshly rendered ones.  A SIGHUP drops the
  * remembered bytes, not the mtimes.
@@ -653,7 +677,7 @@ static int node_content(struct cfs_tree *t, const char *path,
 				      &s->raw, &meta) != 0)
 			return -EIO;
 	}
-	b = r->render == CFS_RENDER_RAW
+	b = r->render == CFS_RENDER_RAW || r->view
 		    ? cfs_blob_ref(s->raw)
 		    : cfs_render(r->render, cfs_jpath_get(s->json, &cr->at));
 	if (!b)
@@ -687,20 +711,22 @@ static int follow_of(struct cfs_tree *t, const struct cfs_croute *cr,
 
 /*
  * A date of the file's own, where it has one, in place of the node
- * store's: the resource's, or a log's newest event's (its live follower
- * goes on from there, so the mtime never moves back while it is open).
+ * store's: a view's, the resource's, or a log's newest event's (its live
+ * follower goes on from there, so the mtime never moves back while it is
+ * open); a view's bytes are not its fetch kind's, so only it dates them.
  */
 static void own_date(const struct cfs_croute *cr, const struct cfs_vars *v,
-		     struct cfs_node *out)
+		     const struct source *s, struct cfs_node *out)
 {
 	const struct cfs_fetch_kind *kind = kind_of(cr);
-	time_t when;
-	int dated;
+	time_t when = s->date;
+	int dated = when != 0;
 
-	dated = cr->mtime.n && v->n &&
-		cfs_json_date(cfs_jpath_get(v->item[v->n - 1], &cr->mtime),
-			      &when) == 0;
-	if (!dated && kind->content_date)
+	if (!dated && cr->mtime.n && v->n)
+		dated = cfs_json_date(cfs_jpath_get(v->item[v->n - 1],
+						    &cr->mtime),
+				      &when) == 0;
+	if (!dated && kind->content_date && !cr->r->view)
 		dated = kind->content_date(out->content->data,
 					   out->content->len, &when) == 0;
 	if (dated)
@@ -714,14 +740,18 @@ static int file_node(struct cfs_tree *t, const char *path,
 	struct source s = { 0 };
 	int rc;
 
-	rc = cr->get.n ? source_from_get(t, cr, v, &s)
-		       : source_from_item(t, v, &s);
+	if (cr->get.n)
+		rc = source_from_get(t, cr, v, &s);
+	else
+		rc = cr->r->view ? 0 : source_from_item(t, v, &s);
+	if (!rc && cr->r->view)
+		rc = source_from_view(t, cr, v, &s);
 	if (!rc)
 		rc = node_content(t, path, cr, &s, out);
-	if (!rc && kind_of(cr)->follow)
+	if (!rc && kind_of(cr)->follow && !cr->r->view)
 		rc = follow_of(t, cr, v, &s, out);
 	if (!rc) {
-		own_date(cr, v, out);
+		own_date(cr, v, &s, out);
 		out->url = s.url;
 		s.url = NULL;
 		snprintf(out->request_id, sizeof(out->request_id), "%s",
@@ -889,9 +919,12 @@ void cfs_node_clear(struct cfs_node *n)
 /* ---- directories --------------------------------------------------- */
 
 /* Directories, links and listed items: the listing holds what they show;
- * files of their own GET: as their fetch kind says. */
+ * files of their own GET: as their fetch kind says; a view that fetches
+ * by itself: known only if its fetches are cached. */
 static enum cfs_cost cost_of(const struct cfs_croute *cr)
 {
+	if (cr->r->kind == CFS_FILE && cr->r->view && !cr->get.n)
+		return CFS_COST_CACHED;
 	if (cr->r->kind != CFS_FILE || !cr->get.n)
 		return CFS_COST_NONE;
 	return kind_of(cr)->listing_cost;

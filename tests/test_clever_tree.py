@@ -27,13 +27,15 @@ ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 class Want:
     """One expected file: where its content comes from and what it must be."""
 
-    def __init__(self, url, obj=None, accept=None, mtime=None, log=False, writable=False):
+    def __init__(self, url, obj=None, accept=None, mtime=None, log=False, writable=False,
+                 jsonl=False):
         self.url = url          # the API path of user.cloudfs.url
         self.obj = obj          # the JSON object the file holds (JSON files)
         self.accept = accept    # the Accept of the raw document (.html/.pdf)
         self.mtime = mtime      # the resource's own date, or None
         self.log = log          # a log snapshot: its url carries a query
         self.writable = writable  # 0644, opens for writing
+        self.jsonl = jsonl      # a log snapshot as one JSON event a line
 
 
 def iso_epoch(text):
@@ -66,6 +68,10 @@ def expected_tree(state):
         links[f"orgs/by-name/{entry_name(owner['name'])}"] = f"../{oid}"
         files[f"{base}/org.json"] = Want(v2, obj=owner)
         invoices = f"/v4/billing/organisations/{oid}/invoices"
+        emitted = [iso_epoch(inv["emission_date"]) for inv in c["invoices"][oid]]
+        # views of the invoice list (test_views checks their content)
+        files[f"{base}/invoices.csv"] = Want(invoices, mtime=max(emitted, default=None))
+        files[f"{base}/costs.svg"] = Want(invoices)
         for inv in c["invoices"][oid]:
             number, emitted = inv["invoice_number"], iso_epoch(inv["emission_date"])
             files[f"{base}/invoices/{number}.json"] = Want(invoices, obj=inv, mtime=emitted)
@@ -81,6 +87,7 @@ def expected_tree(state):
                      f"{adir}/deployment-logs", f"{adir}/instance-logs", f"{adir}/log-search"}
             logs = f"/v4/logs/organisations/{oid}/applications/{aid}/logs"
             files[f"{adir}/logs"] = Want(logs, log=True)
+            files[f"{adir}/logs.jsonl"] = Want(logs, log=True, jsonl=True)
             dir_urls[adir] = apps
             links[f"{base}/apps/by-name/{entry_name(app['name'])}"] = f"../{aid}"
             files[f"{adir}/app.json"] = Want(apps, obj=app, mtime=app["creationDate"] // 1000)
@@ -372,7 +379,8 @@ def test_modes_owner_and_mtimes(sim, mount_fs):
         if expect.mtime is not None:
             assert mtime == expect.mtime, f"{rel}: mtime {mtime}, the resource's date is {expect.mtime}"
         elif lines:
-            newest = iso_epoch(lines[-1].split(" ")[0])
+            last = json.loads(lines[-1])["date"] if expect.jsonl else lines[-1].split(" ")[0]
+            newest = iso_epoch(last)
             assert mtime == newest, f"{rel}: mtime {mtime}, its newest event's date is {newest}"
         else:
             assert int(t_mount) <= mtime <= now + 1, f"{rel}: mtime {mtime} is not when it was first seen"

@@ -9,6 +9,7 @@ field; in the message a backslash is "\\\\", a newline "\\n", a carriage return
 "\\r" and any other control character but tab "\\xHH".
 """
 
+import json
 import os
 import re
 import subprocess
@@ -23,6 +24,7 @@ from conftest import quiet, stop_process, wait_for
 LOGS_PREFIX = "/v4/logs/organisations/"
 LIVE_WAIT = 15.0        # "within a few seconds", with room for a loaded machine
 STOP_WAIT = 15.0
+CFS_FOLLOW_WAIT = 3.0   # past the follow delay (1 s): a follower would have started
 
 
 # -- expected text ---------------------------------------------------------------------
@@ -651,3 +653,39 @@ def test_tail_f_of_a_log_search_follows_matching_events_only(sim, clever, workdi
         assert tail.output() == expected
     finally:
         tail.stop()
+
+
+# -- logs.jsonl ----------------------------------------------------------------------
+
+def test_logs_jsonl_is_the_logs_snapshots_events_from_one_request(sim, clever):
+    state, owner, app_id, events = first_app(sim)
+    path = logs_path(clever, owner, app_id, "logs.jsonl")
+    data = cat(path)
+    assert os.stat(path).st_size == len(data)
+    done = subprocess.run(["jq", "-c", ".", path], capture_output=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    lines = data.decode().splitlines()
+    assert data.endswith(b"\n") and len(lines) == len(events)
+    got = [json.loads(ln) for ln in lines]
+    # every field of every event, as the API sent it
+    assert got == events
+    snapshot = cat(logs_path(clever, owner, app_id))
+    assert text(got) == snapshot
+    assert [e["id"] for e in got] == [e["id"] for e in history(sim.state(), app_id)]
+    assert len(snapshots(log_requests(sim, owner, app_id))) == 1
+    newest = datetime.fromisoformat(events[-1]["date"].replace("Z", "+00:00")).timestamp()
+    assert int(os.stat(path).st_mtime) == int(newest)
+
+
+def test_logs_jsonl_is_a_snapshot_that_tail_f_does_not_grow(sim, clever, workdir):
+    state, owner, app_id, events = first_app(sim)
+    path = logs_path(clever, owner, app_id, "logs.jsonl")
+    tail = Tail(workdir, path)
+    try:
+        assert tail.wait_for(cat(path))
+        add_logs(sim, owner, app_id, ["after the snapshot"])
+        time.sleep(CFS_FOLLOW_WAIT)
+        assert b"after the snapshot" not in tail.output()
+    finally:
+        tail.stop()
+    assert lives(log_requests(sim, owner, app_id)) == []

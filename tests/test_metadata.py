@@ -136,7 +136,8 @@ def changed_invoice(sim):
     status = "PAID" if len(inv["status"]) != len("PAID") else "REFUNDED"
     sim.mutate(op="invoice_status", owner=owner, number=number, status=status)
     base = f"orgs/{owner}/invoices/{number}"
-    return {base + ext for ext in (".json", ".html", ".pdf")}, \
+    # invoices.csv has a status column; costs.svg draws no status
+    return {base + ext for ext in (".json", ".html", ".pdf")} | {f"orgs/{owner}/invoices.csv"}, \
         (base + ".json", f'"status": "{status}"')
 
 

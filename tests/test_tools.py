@@ -35,10 +35,12 @@ def expected_file_count(state):
     count = 1 + len(c["zones"])                      # self.json, zones/*.json
     for owner in [c["self"]] + c["organisations"]:
         oid = owner["id"]
-        count += 1 + 3 * len(c["invoices"][oid])     # org.json, invoice .json .html .pdf
+        # org.json, invoices.csv, costs.svg, invoice .json .html .pdf
+        count += 3 + 3 * len(c["invoices"][oid])
         for app in c["applications"][oid]:           # app.json, load-balancer.json, logs,
-            aid = app["id"]                          # each deployment's and instance's
-            count += 3 + 2 * len(c["deployments"][aid]) + 2 * len(c["instances"][aid])  # .json and log
+            aid = app["id"]                          # logs.jsonl, each deployment's and
+            # instance's .json and log
+            count += 4 + 2 * len(c["deployments"][aid]) + 2 * len(c["instances"][aid])
         for addon in c["addons"][oid]:
             count += 1 + (addon["provider"]["id"] == "addon-pulsar")
     return count

@@ -319,11 +319,12 @@ def test_label_name_without_equals_is_enoent(sim, upcloud):
 def test_billing_and_network_list_thirteen_months(upcloud):
     months = listed_months()
     assert len(months) == 13 and months[-1] == current_month()
-    assert sorted(os.listdir(upcloud.p("billing"))) == months
+    views = ["costs.csv", "costs.svg"]
+    assert sorted(os.listdir(upcloud.p("billing"))) == months + views
     assert sorted(os.listdir(upcloud.p("network"))) == sorted(months + ["current.json"])
     out = subprocess.run(["ls", upcloud.p("billing")], check=True, capture_output=True,
                          text=True).stdout
-    assert out.split() == months
+    assert out.split() == months + views
 
 
 def test_valid_month_outside_the_list_resolves(sim, upcloud):

@@ -2,7 +2,7 @@
  * Unit tests of the tree engine on a small table of its own, served from
  * canned responses (no HTTP, no mount): path resolution through listings,
  * `where` and `only_if`, symlinks, listers and derivations, the listing
- * memo and its dependencies, and what each write would send.
+ * memo and its dependencies, view files, and what each write would send.
  */
 #include <errno.h>
 
@@ -135,6 +135,42 @@ static int encode_any(const struct cfs_vars *v, const char *data, size_t len,
 	return *body ? 0 : -EINVAL;
 }
 
+/* How many apps the list holds, dated 2026-01-02. */
+static int count_apps(struct cfs_tree *t, const struct cfs_vars *v,
+		      json_t *src, struct cfs_buf *out, time_t *date)
+{
+	(void)t;
+	(void)v;
+	cfs_parse_iso8601("2026-01-02T00:00:00Z", date);
+	return cfs_buf_printf(out, "%zu\n", json_array_size(src));
+}
+
+/* From two fetches of its own. */
+static int self_and_app(struct cfs_tree *t, const struct cfs_vars *v,
+			json_t *src, struct cfs_buf *out, time_t *date)
+{
+	struct cfs_resp *self = NULL;
+	struct cfs_resp *app = NULL;
+	int rc;
+
+	(void)v;
+	(void)date;
+	CHECK(src == NULL);
+	rc = cfs_tree_fetch(t, "/self", NULL, &self);
+	if (!rc)
+		rc = cfs_tree_fetch(t, "/apps/a1", NULL, &app);
+	if (!rc)
+		rc = cfs_buf_printf(out, "%s %s\n",
+				    json_string_value(
+					    json_object_get(self->json, "id")),
+				    json_string_value(
+					    json_object_get(app->json,
+							    "name")));
+	cfs_resp_unref(self);
+	cfs_resp_unref(app);
+	return rc;
+}
+
 static const struct cfs_route routes[] = {
 	CFS_ROUTE("self.json", CFS_FILE, .get = "/self"),
 	CFS_ROUTE("apps", CFS_DIR),
@@ -162,6 +198,8 @@ static const struct cfs_route routes[] = {
 		  .get = "/usage?from={@first}"),
 	CFS_ROUTE("named", CFS_DIR),
 	CFS_ROUTE("named/{n}", CFS_DIR, .list = "@named"),
+	CFS_ROUTE("apps.count", CFS_FILE, .get = "/apps", .view = count_apps),
+	CFS_ROUTE("both.txt", CFS_FILE, .view = self_and_app),
 };
 
 static const struct cfs_lister listers[] = {
@@ -222,7 +260,8 @@ static void check_resolution(struct cfs_tree *t)
 	struct cfs_node n;
 	time_t created;
 
-	check_listed(t, "", "self.json apps upper months named");
+	check_listed(t, "",
+		     "self.json apps upper months named apps.count both.txt");
 	/* filtered by where, the duplicate id once, new files never */
 	check_listed(t, "apps", "by-name a1 a3");
 	check_listed(t, "apps/a1", "app.json extra.json name");
@@ -333,6 +372,42 @@ static void check_writes(struct cfs_tree *t)
 	CHECK(cfs_tree_classify(t, "months/zz") == CFS_ENTRY_NONE);
 }
 
+static int cost_of_both(void *arg, const char *name, enum cfs_kind kind,
+			enum cfs_cost cost)
+{
+	(void)kind;
+	if (strcmp(name, "both.txt") == 0)
+		*(enum cfs_cost *)arg = cost;
+	return 0;
+}
+
+static void check_views(struct cfs_tree *t)
+{
+	enum cfs_cost cost = CFS_COST_NONE;
+	struct cfs_node n;
+	time_t date;
+	int before;
+
+	/* a view of a get: the same cached response as the listing */
+	check_listed(t, "apps", "by-name a1 a3");
+	before = fetches[1];
+	CHECK(cfs_tree_node(t, "apps.count", &n) == 0);
+	CHECK_STR(n.content->data, "4\n");
+	CHECK(cfs_parse_iso8601("2026-01-02T00:00:00Z", &date) == 0);
+	CHECK(n.mtime == date);
+	CHECK_STR(n.url, "http://api/apps");
+	CHECK(fetches[1] == before);
+	cfs_node_clear(&n);
+
+	/* a view of its own fetches: known to a listing only once cached */
+	CHECK(cfs_tree_readdir(t, "", cost_of_both, &cost) == 0);
+	CHECK(cost == CFS_COST_CACHED);
+	CHECK(cfs_tree_node(t, "both.txt", &n) == 0);
+	CHECK_STR(n.content->data, "u1 one\n");
+	CHECK(n.url == NULL);
+	cfs_node_clear(&n);
+}
+
 int main(void)
 {
 	struct cfs_cache *c = cfs_cache_new(NULL, 3600);
@@ -349,6 +424,7 @@ int main(void)
 	check_resolution(t);
 	check_listers(t);
 	check_memo(t, c);
+	check_views(t);
 	check_writes(t);
 	cfs_tree_free(t);
 	cfs_cache_free(c);

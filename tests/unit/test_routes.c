@@ -162,7 +162,7 @@ static void check_kinds(void)
 		"a new file needs a {variable} name and a "
 		"write_method",
 		CFS_ROUTE("a/{x}.json", CFS_NEWFILE));
-	REFUSED("a/f", "a file with neither get nor an item",
+	REFUSED("a/f", "a file with neither get, a view nor an item",
 		CFS_ROUTE("a/f", CFS_FILE));
 	REFUSED("a/{x}/raw", "raw rendering needs get",
 		CFS_ROUTE("a/{x}", CFS_DIR, .list = "/x", .key = "id"),
@@ -179,6 +179,34 @@ static void check_kinds(void)
 		CFS_ROUTE("a/f", CFS_FILE, .get = "/f", .drops = "/f"));
 }
 
+static int some_view(struct cfs_tree *t, const struct cfs_vars *v, json_t *src,
+		     struct cfs_buf *out, time_t *date)
+{
+	(void)t;
+	(void)v;
+	(void)src;
+	(void)date;
+	return cfs_buf_append(out, "x", 1);
+}
+
+static void check_views(void)
+{
+	REFUSED("a/b", "a view is for files",
+		CFS_ROUTE("a/b", CFS_DIR, .view = some_view));
+	REFUSED("a/f", "a view takes no render or at",
+		CFS_ROUTE("a/f", CFS_FILE, .get = "/f",
+			  .render = CFS_RENDER_RAW, .view = some_view));
+	REFUSED("a/f", "a view takes no render or at",
+		CFS_ROUTE("a/f", CFS_FILE, .get = "/f", .at = "x",
+			  .view = some_view));
+	REFUSED("a/f", "a view is not persisted",
+		CFS_ROUTE("a/f", CFS_FILE, .get = "/f",
+			  .fetch = &cfs_fetch_persisted, .view = some_view));
+	REFUSED("a/f", "a view takes no writes",
+		CFS_ROUTE("a/f", CFS_FILE, .view = some_view,
+			  .write_method = "PUT", .write_path = "/f"));
+}
+
 int main(void)
 {
 	const struct cfs_provider *const *p;
@@ -189,5 +217,6 @@ int main(void)
 	check_conditions();
 	check_shapes();
 	check_kinds();
+	check_views();
 	return 0;
 }
