@@ -760,6 +760,9 @@ static int file_node(struct cfs_tree *t, const char *path,
 		if (s.resp)
 			out->fresh_for = cfs_cache_fresh_left(t->cache,
 							      s.resp);
+		else if (cr->r->view)
+			/* what it fetched by itself is not known here */
+			out->fresh_for = 0;
 	}
 	source_clear(&s);
 	return rc;
