@@ -76,6 +76,7 @@ struct cfs_croute {
 	size_t nchildren;
 	const struct cfs_lister *lister; /* list = "@name" */
 	struct cfs_template list, get, link, write_path;
+	struct cfs_template lister_fetch; /* lister->fetches */
 	struct cfs_template *drops;
 	size_t ndrops;
 	struct cfs_cond where, only_if;

@@ -116,6 +116,10 @@ struct cfs_lister {
 		    struct cfs_listing *out);
 	/* names that resolve although not listed; NULL: none */
 	int (*accepts)(const char *name);
+	/* the API GET its listing comes from, a template of the variables
+	 * above the one it binds, so that read-ahead can fetch it; NULL: none
+	 * (or more than one) */
+	const char *fetches;
 };
 
 /* {@name} in templates: what the provider computes from the variables. */

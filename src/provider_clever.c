@@ -428,13 +428,13 @@ static int logs_jsonl(struct cfs_tree *t, const struct cfs_vars *v,
 }
 
 static const struct cfs_lister clever_listers[] = {
-	{ "@owners", list_owners, NULL },
-	{ "@owner_names", list_owner_names, NULL },
+	{ .name = "@owners", .list = list_owners },
+	{ .name = "@owner_names", .list = list_owner_names },
 	/*
 	 * A log search is named, never listed: there is no list of texts,
 	 * and a listing of guesses would make every scanner run searches.
 	 */
-	{ "@search_texts", NULL, search_text_valid },
+	{ .name = "@search_texts", .accepts = search_text_valid },
 };
 
 /* v2 calls name the personal space "self", an organisation by its id. */

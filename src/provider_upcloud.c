@@ -664,10 +664,14 @@ static int costs_svg(struct cfs_tree *t, const struct cfs_vars *v, json_t *src,
 }
 
 static const struct cfs_lister upcloud_listers[] = {
-	{ "@fields", list_fields, NULL },
-	{ "@label_pairs", list_label_pairs, label_pair_valid },
-	{ "@months", list_months, month_valid },
-	{ "@billed_resources", list_billed_resources, NULL },
+	{ .name = "@fields", .list = list_fields, .fetches = DETAILS },
+	{ .name = "@label_pairs",
+	  .list = list_label_pairs,
+	  .accepts = label_pair_valid },
+	{ .name = "@months", .list = list_months, .accepts = month_valid },
+	{ .name = "@billed_resources",
+	  .list = list_billed_resources,
+	  .fetches = "/1.3/account/billing/summary/{month}" },
 };
 
 /* Network usage covers the month, the current one up to this hour. */

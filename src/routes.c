@@ -656,6 +656,10 @@ static int compile_templates(struct refusal *why, struct cfs_croute *cr)
 	rc = compile_template(why, cr, &above,
 			      r->list && r->list[0] != '@' ? r->list : NULL,
 			      &cr->list);
+	if (!rc)
+		rc = compile_template(why, cr, &above,
+				      cr->lister ? cr->lister->fetches : NULL,
+				      &cr->lister_fetch);
 	for (i = 0; !rc && i < sizeof(rows) / sizeof(rows[0]); i++) {
 		struct scope sc = whole;
 
@@ -748,6 +752,7 @@ void cfs_routes_free(struct cfs_routes *rt)
 		}
 		free(cr->children);
 		template_free(&cr->list);
+		template_free(&cr->lister_fetch);
 		template_free(&cr->get);
 		template_free(&cr->link);
 		template_free(&cr->write_path);

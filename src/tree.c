@@ -1084,8 +1084,12 @@ static void entry_wants(struct cfs_tree *t, const struct cfs_croute *cr,
 	for (i = 0; i < cr->nchildren; i++) {
 		const struct cfs_croute *c = cr->children[i];
 
-		if (c->list.n && c->r->kind != CFS_NEWFILE)
+		if (c->r->kind == CFS_NEWFILE)
+			continue;
+		if (c->list.n)
 			want(t, &c->list, v, NULL, &cfs_fetch_get, w);
+		else if (c->lister_fetch.n)
+			want(t, &c->lister_fetch, v, NULL, &cfs_fetch_get, w);
 	}
 }
 

@@ -143,6 +143,23 @@ def test_listing_reads_ahead_one_level_down_and_never_a_live_stream(sim, mount_f
     assert paths_of(api_requests(sim)) == []
 
 
+def test_listing_accounts_reads_ahead_what_each_account_lists(sim, mount_fs):
+    # an account's entries come from a lister that names the GET it lists
+    # from: read-ahead fetches it, so a walk does not take them one by one
+    m = mount_fs("upcloud")
+    quiet(sim)
+    sim.clear_requests()
+    users = os.listdir(m.p("accounts"))
+    quiet(sim)
+    details = "/1.3/account/details/"
+    ahead = [p for p in paths_of(api_requests(sim)) if p.startswith(details)]
+    assert sorted(ahead) == sorted(details + u for u in users)
+    sim.clear_requests()
+    for u in users:
+        os.listdir(m.p("accounts", u))
+    assert paths_of(api_requests(sim)) == []
+
+
 def test_ttl_expiry_fetches_again_and_keeps_the_mtime_of_unchanged_content(sim, mount_fs):
     m = mount_fs("clever", "ttl=1")
     zone = sim.state()["clever"]["zones"][0]["name"]

@@ -203,9 +203,9 @@ static const struct cfs_route routes[] = {
 };
 
 static const struct cfs_lister listers[] = {
-	{ "@upper", list_upper, NULL },
-	{ "@months", list_months, month_valid },
-	{ "@named", NULL, month_valid },
+	{ .name = "@upper", .list = list_upper },
+	{ .name = "@months", .list = list_months, .accepts = month_valid },
+	{ .name = "@named", .accepts = month_valid },
 };
 
 static const struct cfs_derivation derivations[] = {

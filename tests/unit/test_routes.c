@@ -26,7 +26,8 @@ static int no_derive(struct cfs_tree *t, const struct cfs_vars *v,
 	return 0;
 }
 
-static const struct cfs_lister listers[] = { { "@names", no_list, NULL } };
+static const struct cfs_lister listers[] = { { .name = "@names",
+					       .list = no_list } };
 static const struct cfs_derivation derivations[] = {
 	{ "now", NULL, no_derive },
 	{ "first", "m", no_derive },
