@@ -140,3 +140,34 @@ def test_a_write_takes_back_what_the_kernel_holds(sim, mount_fs):
     # the close has returned: nothing the kernel held of it is served
     assert not os.path.lexists(link)
     assert username not in os.listdir(m.p("labels", pair))
+
+
+def test_a_change_on_the_server_shows_at_the_ttl_whatever_the_kernel_kept(sim, mount_fs):
+    ttl = 3
+    m = mount_fs("clever", "ttl=%d" % ttl)
+    state = sim.state()["clever"]
+    owner = state["organisations"][0]["id"]
+    inv = state["invoices"][owner][0]
+    pdf = m.p("orgs", owner, "invoices", inv["invoice_number"] + ".pdf")
+    # what is read is fetched from now on, so it stays fresh until ttl
+    seen_at = time.monotonic()
+    old = read(pdf)
+    new_status = "REFUNDED" if inv["status"] != "REFUNDED" else "PAID"
+    sim.mutate(op="invoice_status", owner=owner, number=inv["invoice_number"],
+               status=new_status)
+    api = "/v4/billing/organisations/%s/invoices/%s.pdf" % (owner, inv["invoice_number"])
+    new = sim.api(api, accept="application/pdf")
+    assert len(new) != len(old)
+    # within the TTL, the kept version, its size and its pages agree
+    while time.monotonic() - seen_at < ttl - 1:
+        assert os.stat(pdf).st_size == len(old)
+        assert read(pdf) == old
+        time.sleep(0.1)
+    # past it, the kernel asks again: the new size with the new bytes
+    wait_for(lambda: os.stat(pdf).st_size == len(new), timeout=ttl + 5)
+    assert read(pdf) == new
+    fd = os.open(pdf, os.O_RDONLY)
+    try:
+        assert os.fstat(fd).st_size == len(new)
+    finally:
+        os.close(fd)
