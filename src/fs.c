@@ -70,10 +70,12 @@ struct open_file {
 	char *gate; /* the path whose writers' turn it holds */
 };
 
-/* What a getattr or lookup answers: the attributes, and for how long. */
+/* What a getattr or lookup answers: the attributes, and for how long
+ * they and the name hold. */
 struct attr {
 	struct stat st;
 	double timeout;
+	double name_timeout;
 };
 
 static struct cfs_fs *fs_of(fuse_req_t req)
@@ -137,6 +139,8 @@ static void node_attr(const struct cfs_fs *fs, const struct cfs_node *n,
 					: 0,
 		  n->mtime, &a->st);
 	a->timeout = node_timeout(n);
+	/* a writable file's or a log's name stays while its listing does */
+	a->name_timeout = n->fresh_for;
 }
 
 /* SIGHUP emptied the caches: what the kernel holds goes too. */
@@ -218,7 +222,7 @@ static int live_stat(struct cfs_fs *fs, const char *path, struct attr *a)
 	if (!cfs_live_stat(cfs_tree_live(fs->tree), path, &size, &mtime))
 		return 0;
 	fill_stat(fs, CFS_FILE, 0, (off_t)size, mtime, &a->st);
-	a->timeout = 0;
+	a->timeout = a->name_timeout = 0;
 	return 1;
 }
 
@@ -251,7 +255,7 @@ static int path_attr(struct cfs_fs *fs, const char *path, struct attr *a)
 	struct cfs_node n;
 	int rc;
 
-	a->timeout = 0;
+	a->timeout = a->name_timeout = 0;
 	temp = cfs_overlay_temp(fs->overlay, path);
 	if (temp) {
 		pthread_mutex_lock(&temp->lock);
@@ -312,7 +316,8 @@ static int entry_of(struct cfs_fs *fs, const char *path, const struct attr *a,
 		return -ENOMEM;
 	e->attr = a->st;
 	e->attr.st_ino = cfs_nodes_ino(path);
-	e->attr_timeout = e->entry_timeout = a->timeout;
+	e->attr_timeout = a->timeout;
+	e->entry_timeout = a->name_timeout;
 	return 0;
 }
 
@@ -366,7 +371,7 @@ static int ino_attr(struct cfs_fs *fs, fuse_ino_t ino,
 
 	if (fi && fi->fh) {
 		stat_open_file(fs, of_of(fi), &a->st);
-		a->timeout = 0;
+		a->timeout = a->name_timeout = 0;
 	} else {
 		rc = path ? path_attr(fs, path, a) : -ENOENT;
 	}
@@ -1040,7 +1045,7 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct cfs_fs *fs = fs_of(req);
 	struct open_file *of = of_new(fs);
 	struct fuse_entry_param e;
-	struct attr a = { .timeout = 0 };
+	struct attr a = { .timeout = 0, .name_timeout = 0 };
 	char *path;
 	int rc;
 
