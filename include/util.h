@@ -16,12 +16,15 @@
 struct cfs_blob {
 	int refs; /* atomic */
 	size_t len;
-	char data[]; /* NUL-terminated for convenience */
+	uint64_t fingerprint; /* atomic; 0 until cfs_blob_fingerprint */
+	char data[];	      /* NUL-terminated for convenience */
 };
 
 struct cfs_blob *cfs_blob_new(const void *data, size_t len);
 struct cfs_blob *cfs_blob_ref(struct cfs_blob *b);
 void cfs_blob_unref(struct cfs_blob *b);
+/* cfs_fingerprint of the bytes, worked out once: a blob never changes. */
+uint64_t cfs_blob_fingerprint(struct cfs_blob *b);
 
 struct cfs_buf {
 	char *data;

@@ -927,9 +927,7 @@ static void choose_pages(struct cfs_fs *fs, struct open_file *of,
 	if (!of->content || of->writable)
 		return;
 	switch (cfs_kernel_open_pages(fs->kernel, ino,
-				      cfs_fingerprint(of->content->data,
-						      of->content->len) |
-					      1)) {
+				      cfs_blob_fingerprint(of->content))) {
 	case CFS_PAGES_KEEP:
 		fi->keep_cache = 1;
 		/* fall through */

@@ -20,6 +20,7 @@ struct cfs_blob *cfs_blob_new(const void *data, size_t len)
 		return NULL;
 	b->refs = 1;
 	b->len = len;
+	b->fingerprint = 0;
 	if (len)
 		memcpy(b->data, data, len);
 	b->data[len] = '\0';
@@ -88,6 +89,18 @@ int cfs_buf_printf(struct cfs_buf *b, const char *fmt, ...)
 	va_end(ap);
 	b->len += (size_t)n;
 	return 0;
+}
+
+uint64_t cfs_blob_fingerprint(struct cfs_blob *b)
+{
+	uint64_t fp = __atomic_load_n(&b->fingerprint, __ATOMIC_RELAXED);
+
+	/* 1 stands for a sum that came out 0 */
+	if (!fp) {
+		fp = cfs_fingerprint(b->data, b->len) ?: 1;
+		__atomic_store_n(&b->fingerprint, fp, __ATOMIC_RELAXED);
+	}
+	return fp;
 }
 
 struct cfs_blob *cfs_buf_to_blob(struct cfs_buf *b)

@@ -87,6 +87,10 @@ static void test_buf(void)
 	blob = cfs_buf_to_blob(&b);
 	CHECK(blob && blob->len == 3890 && b.data == NULL);
 	CHECK(strncmp(blob->data, "0,1,2,", 6) == 0);
+	/* the bytes' fingerprint, the same every time it is asked */
+	CHECK(cfs_blob_fingerprint(blob) == cfs_fingerprint(blob->data, 3890));
+	CHECK(blob->fingerprint == cfs_fingerprint(blob->data, 3890));
+	CHECK(cfs_blob_fingerprint(blob) == blob->fingerprint);
 	CHECK(cfs_blob_ref(blob) == blob);
 	cfs_blob_unref(blob);
 	cfs_blob_unref(blob);
