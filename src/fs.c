@@ -193,12 +193,8 @@ void cfs_fs_shutdown(struct cfs_fs *fs)
 		return;
 	cfs_kernel_stop(fs->kernel);
 	/* the loop is over: no operation runs any more, no lock is needed */
-	while ((of = fs->open_files) != NULL) {
-		if (of->live)
-			cfs_live_detach(cfs_tree_live(fs->tree), of->path,
-					of->live);
+	while ((of = fs->open_files) != NULL)
 		of_free(fs, of);
-	}
 	cfs_tree_shutdown(fs->tree);
 }
 
@@ -814,6 +810,9 @@ static void of_free(struct cfs_fs *fs, struct open_file *of)
 	pthread_mutex_unlock(&fs->open_lock);
 	if (of->paged)
 		cfs_kernel_close_pages(fs->kernel, of->paged);
+	/* an open whose reply failed is freed here too */
+	if (of->live)
+		cfs_live_detach(cfs_tree_live(fs->tree), of->path, of->live);
 	cfs_blob_unref(of->content);
 	cfs_temp_unref(of->temp);
 	cfs_buf_free(&of->buf);
@@ -1315,8 +1314,6 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino,
 	(void)ino;
 	/* its errno has no one to go to: the failure is logged */
 	commit_if_changed(fs, of, 1);
-	if (of->live)
-		cfs_live_detach(cfs_tree_live(fs->tree), of->path, of->live);
 	of_free(fs, of);
 	fuse_reply_err(req, 0);
 }
