@@ -1,10 +1,13 @@
 /*
- * fs.h - the FUSE operations: translating kernel requests into tree
- * lookups, serving the bytes, and buffering writes.
+ * fs.h - the FUSE low-level operations: translating kernel requests into
+ * tree lookups, serving the bytes, and buffering writes.
  *
  * An open file holds the bytes it was opened on until it is closed, so a
- * reader sees one consistent version even if the cache refreshes meanwhile;
- * fstat on it reports that version's size.  A writable file opened for
+ * reader sees one consistent version even if the cache refreshes meanwhile:
+ * a getattr that names the open file reports that version's size, and the
+ * pages the kernel keeps of a read-only file are one version's (kernel.h).
+ * What each reply lets the kernel keep, and for how long, is in fs.c's
+ * header.  A writable file opened for
  * writing gets a buffer of its own (empty with O_TRUNC, else a copy of the
  * current content); every close of a changed buffer sends it whole, as one
  * request, and close returns that request's errno.  Writers of one path
