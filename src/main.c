@@ -250,22 +250,34 @@ static int install_signal_handlers(struct fuse_session *se)
 
 /*
  * libfuse's workers block the stop signals so that they reach the thread
- * waiting in the loop, which then ends it; the HTTP worker (and the
- * resolver threads it starts) must block them too, or a signal taken there
- * would go unnoticed until the next request.
+ * waiting in the loop, which then ends it; the threads of our own (the
+ * HTTP worker and the resolver threads it starts, the kernel cache's
+ * thread) must block them too, or a signal taken there would go unnoticed
+ * until the next request.  They inherit the mask they are started with.
  */
-static int start_http_worker(struct cfs_http *http)
+static void block_stop_signals(sigset_t *old)
 {
 	sigset_t stop;
-	sigset_t old;
-	int rc;
 
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGINT);
 	sigaddset(&stop, SIGTERM);
 	sigaddset(&stop, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &stop, &old);
+	pthread_sigmask(SIG_BLOCK, &stop, old);
+}
+
+static int start_threads(struct cfs_http *http, struct cfs_fs *fs,
+			 struct fuse_session *se)
+{
+	sigset_t old;
+	int rc;
+
+	block_stop_signals(&old);
 	rc = cfs_http_start(http);
+	if (rc)
+		cfs_err("cannot start the HTTP worker");
+	else if ((rc = cfs_fs_start(fs, se)) != 0)
+		cfs_err("cannot start the kernel cache's thread");
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return rc;
 }
@@ -399,16 +411,8 @@ static int serve(struct fuse_session *se, const struct cfs_options *o,
 	if (fuse_daemonize(o->foreground) != 0)
 		goto out_unmount;
 	cfs_log_init(o->debug, o->foreground);
-	if (start_http_worker(http) != 0) {
-		cfs_err("cannot start the HTTP worker");
-		goto out_unmount;
-	}
-	if (cfs_fs_start(fs, se) != 0) {
-		cfs_err("cannot start the kernel cache's thread");
-		goto out_http;
-	}
-	rc = run_loop(se, o) < 0; /* a stop signal is a clean exit */
-out_http:
+	if (start_threads(http, fs, se) == 0)
+		rc = run_loop(se, o) < 0; /* a stop signal is a clean exit */
 	cfs_fs_shutdown(fs);
 	cfs_http_stop(http);
 out_unmount:

@@ -134,6 +134,35 @@ def test_an_absolute_mountpoint_unmounts_on_a_signal(sim, daemons, workdir, sour
     assert_ended_cleanly(d, d.end(sig))
 
 
+def blocked_signals(pid, tid):
+    """The SigBlk mask of one thread, or None once it has ended."""
+    try:
+        with open("/proc/%d/task/%d/status" % (pid, tid)) as f:
+            for line in f:
+                if line.startswith("SigBlk:"):
+                    return int(line.split()[1], 16)
+    except FileNotFoundError:
+        return None
+    raise AssertionError("no SigBlk for thread %d" % tid)
+
+
+def test_only_the_loop_thread_takes_the_stop_signals(sim, daemons, workdir):
+    # a stop signal taken by any other thread would end the loop only at
+    # the next FUSE request: every thread of ours blocks them
+    mnt = os.path.join(workdir, "mnt")
+    os.mkdir(mnt)
+    d = daemons(mnt)
+    subprocess.run(["grep", "-r", "no-such-text", d.path], stdout=subprocess.DEVNULL,
+                   timeout=60)
+    pid = d.proc.pid
+    stop = (1 << (signal.SIGINT - 1)) | (1 << (signal.SIGTERM - 1))
+    masks = {int(t): blocked_signals(pid, int(t)) for t in os.listdir("/proc/%d/task" % pid)}
+    taking = [t for t, mask in masks.items() if mask is not None and mask & stop != stop]
+    assert len(masks) > 3, masks
+    assert taking == [pid], masks
+    assert_ended_cleanly(d, d.end(signal.SIGTERM))
+
+
 def test_sigterm_while_tail_f_follows_a_log(sim, daemons, workdir):
     state = sim.state()["clever"]
     owner = state["organisations"][0]["id"]
