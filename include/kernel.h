@@ -15,11 +15,11 @@
  *    the page cache);
  *  - which listing of a directory the kernel cached;
  *  - taking everything back (cfs_kernel_take_back) when data changes
- *    before the TTL it was handed out for: a write, a resource that went
- *    missing, SIGHUP.  Attributes, pages and listings go at once, before
- *    the write's close returns; names follow from a thread of ours, since
- *    taking a name back waits on its directory, which a process may hold
- *    while it waits on us.
+ *    before the TTL it was handed out for: a write, a listing fetched again
+ *    early, SIGHUP.  Attributes, pages and listings go at once, before the
+ *    request that saw the change is answered; names follow from a thread
+ *    of ours, since taking a name back waits on its directory, which a
+ *    process may hold while it waits on us.
  */
 #ifndef CFS_KERNEL_H
 #define CFS_KERNEL_H
@@ -66,11 +66,13 @@ void cfs_kernel_listed(struct cfs_kernel *k, fuse_ino_t ino, uint64_t listing);
 
 /*
  * Data changed before its TTL ran out: every attribute, page and listing
- * the kernel holds is invalidated, and every name after it.  wait: the
- * attributes, pages and listings are gone when it returns (a write's
- * close); else all of it happens on our thread (a lookup that found a
- * resource missing must not wait on the kernel).
+ * the kernel holds is invalidated before it returns, so the reply of the
+ * request that saw the change (a write's close, a lookup that fetched a
+ * listing again) comes after it; the names follow, from our thread.
+ * Taking an inode back waits on no lock a request holds, so it is safe
+ * inside any request; taking a name back waits on its directory, which
+ * a process in that directory may hold while it waits on us.
  */
-void cfs_kernel_take_back(struct cfs_kernel *k, int wait);
+void cfs_kernel_take_back(struct cfs_kernel *k);
 
 #endif

@@ -143,21 +143,24 @@ static void node_attr(const struct cfs_fs *fs, const struct cfs_node *n,
 	a->name_timeout = n->fresh_for;
 }
 
-/* SIGHUP emptied the caches: what the kernel holds goes too. */
+/* SIGHUP emptied the caches: what the kernel holds goes too, before the
+ * first request after it is answered.  A load first, so that every
+ * request does not write the shared epoch. */
 static void take_back_if_flushed(struct cfs_fs *fs)
 {
 	unsigned int epoch = cfs_cache_flush_epoch();
 
-	if (__atomic_exchange_n(&fs->flush_seen, epoch, __ATOMIC_RELAXED) !=
-	    epoch)
-		cfs_kernel_take_back(fs->kernel, 0);
+	if (__atomic_load_n(&fs->flush_seen, __ATOMIC_RELAXED) != epoch &&
+	    __atomic_exchange_n(&fs->flush_seen, epoch, __ATOMIC_RELAXED) !=
+		    epoch)
+		cfs_kernel_take_back(fs->kernel);
 }
 
 static void tree_changed(void *arg)
 {
 	struct cfs_fs *fs = arg;
 
-	cfs_kernel_take_back(fs->kernel, 0);
+	cfs_kernel_take_back(fs->kernel);
 }
 
 int cfs_fs_init(struct cfs_fs *fs)
@@ -858,7 +861,7 @@ static int commit(struct cfs_fs *fs, const char *path, const struct cfs_buf *b)
 	int rc = cfs_tree_commit(fs->tree, path, b->data ? b->data : "",
 				 b->len);
 
-	cfs_kernel_take_back(fs->kernel, 1);
+	cfs_kernel_take_back(fs->kernel);
 	return rc;
 }
 
@@ -1543,7 +1546,7 @@ static int remove_dir(struct cfs_fs *fs, const char *path)
 {
 	int rc = cfs_tree_remove(fs->tree, path);
 
-	cfs_kernel_take_back(fs->kernel, 1);
+	cfs_kernel_take_back(fs->kernel);
 	return rc;
 }
 

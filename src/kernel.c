@@ -29,9 +29,6 @@ struct inode {
 	uint64_t listing; /* the listing the kernel cached; 0: none */
 };
 
-/* What the thread owes: names only, or everything (then names). */
-enum debt { OWE_NOTHING, OWE_NAMES, OWE_ALL };
-
 struct cfs_kernel {
 	pthread_mutex_t lock;
 	pthread_cond_t cv;
@@ -42,7 +39,7 @@ struct cfs_kernel {
 	pthread_t thread;
 	int running;
 	int stopping;
-	enum debt owed;
+	int names_owed; /* a take-back whose names the thread has yet to send */
 };
 
 struct cfs_kernel *cfs_kernel_new(void)
@@ -356,23 +353,17 @@ static void *take_back_worker(void *arg)
 
 	pthread_mutex_lock(&k->lock);
 	while (!k->stopping) {
-		fuse_ino_t *inos = NULL;
 		struct name *names;
-		size_t ninos = 0;
-		size_t nnames;
+		size_t n;
 
-		if (k->owed == OWE_NOTHING) {
+		if (!k->names_owed) {
 			pthread_cond_wait(&k->cv, &k->lock);
 			continue;
 		}
-		if (k->owed == OWE_ALL)
-			inos = every_ino(k, &ninos);
-		names = every_name(k, &nnames);
-		k->owed = OWE_NOTHING;
+		names = every_name(k, &n);
+		k->names_owed = 0;
 		pthread_mutex_unlock(&k->lock);
-		invalidate_inodes(k->se, inos, ninos);
-		invalidate_names(k->se, names, nnames);
-		free(inos);
+		invalidate_names(k->se, names, n);
 		pthread_mutex_lock(&k->lock);
 	}
 	pthread_mutex_unlock(&k->lock);
@@ -400,9 +391,9 @@ void cfs_kernel_stop(struct cfs_kernel *k)
 	k->running = 0;
 }
 
-void cfs_kernel_take_back(struct cfs_kernel *k, int wait)
+void cfs_kernel_take_back(struct cfs_kernel *k)
 {
-	fuse_ino_t *inos = NULL;
+	fuse_ino_t *inos;
 	size_t n = 0;
 
 	pthread_mutex_lock(&k->lock);
@@ -410,16 +401,10 @@ void cfs_kernel_take_back(struct cfs_kernel *k, int wait)
 		pthread_mutex_unlock(&k->lock);
 		return;
 	}
-	if (wait) {
-		inos = every_ino(k, &n);
-		if (k->owed == OWE_NOTHING)
-			k->owed = OWE_NAMES;
-	} else {
-		k->owed = OWE_ALL;
-	}
+	inos = every_ino(k, &n);
+	k->names_owed = 1;
 	pthread_cond_signal(&k->cv);
 	pthread_mutex_unlock(&k->lock);
-	if (inos)
-		invalidate_inodes(k->se, inos, n);
+	invalidate_inodes(k->se, inos, n);
 	free(inos);
 }
