@@ -134,6 +134,10 @@ class Settings:
 class SimServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog of 5 drops the SYNs of a burst of new
+    # connections (a client opening max_conns at once): each dropped one
+    # is sent again a second later, a full round trip at 1 s latency
+    request_queue_size = 128
 
     def __init__(self, address, sim):
         self.sim = sim
