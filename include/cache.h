@@ -74,6 +74,16 @@ void cfs_cache_set_source(struct cfs_cache *c, cfs_fetch_fn fetch, void *arg);
 void cfs_cache_prefetch(struct cfs_cache *c, char *const *paths,
 			const char *const *accepts, size_t n, int background);
 
+/*
+ * The mount's credentials check: check_path, whose outcome (status,
+ * errno, message; no body) rs gets, and the n GETs of also beside it, so
+ * that the round trip the check costs brings them too.  Every 2xx answer
+ * stays in the cache, the check's included.  Returns rs->err.
+ */
+int cfs_cache_check(struct cfs_cache *c, const char *check_path,
+		    const char *const *also, size_t n,
+		    struct cfs_http_response *rs);
+
 /* While on for the calling thread, a lookup that would need a request
  * (or wait for one) fails with -EAGAIN instead, and prefetches do
  * nothing.  Returns what it was, for the caller to put back. */

@@ -79,18 +79,29 @@ void cfs_http_perform_many(struct cfs_http *h,
 void cfs_http_response_clear(struct cfs_http_response *rs);
 
 /*
- * A streamed GET (server-sent events), in the calling thread and outside
- * the max_conns cap: body bytes of a 2xx answer go to on_data as they
- * arrive, until the server closes, on_data returns non-zero, *stop turns
- * non-zero (read atomically), or nothing arrives for idle_seconds.  No
- * retries: the caller resumes with last_event_id.  rs gets the status, errno, request id and,
- * for an error answer, the API's message; never a body.
+ * A streamed GET (server-sent events), in the calling thread: body bytes
+ * of a 2xx answer go to on_data as they arrive, until the server closes,
+ * on_data returns non-zero, *stop turns non-zero (read atomically), or
+ * nothing arrives for idle_seconds.  No retries: the caller resumes with
+ * last_event_id.  rs gets the status, errno, request id and, for an
+ * error answer, the API's message; never a body.  Without stop (a
+ * snapshot, which ends of itself) it first takes one of the max_conns
+ * slots, as a queued request does; a live stream stays outside the cap.
  */
 typedef int (*cfs_http_data_fn)(void *arg, const char *data, size_t len);
 int cfs_http_stream(struct cfs_http *h, const char *path,
 		    const char *last_event_id, unsigned int idle_seconds,
 		    const int *stop, cfs_http_data_fn on_data, void *arg,
 		    struct cfs_http_response *rs);
+/* While on for the calling thread, its requests and snapshot streams
+ * are read-ahead: they queue behind a process's and leave it a slot.
+ * Returns what it was. */
+int cfs_http_background(int on);
+int cfs_http_in_background(void);
+/* A process waits for the read-ahead request of path (and accept): it
+ * goes ahead of the read-ahead still queued, as the process's own would. */
+void cfs_http_promote(struct cfs_http *h, const char *path,
+		      const char *accept);
 
 /* README "Caching and errors": 400/422 EINVAL, 401/403 EACCES, 404 ENOENT,
  * 409 EEXIST. */

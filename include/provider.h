@@ -21,6 +21,9 @@ struct cfs_provider {
 	/* what the tree engine uses */
 	const char *name;	/* SOURCE: "clever" */
 	const char *check_path; /* the cheap call made at mount time */
+	/* GETs made beside it, NULL-terminated: the other half of the
+	 * listing the check's answer starts (README "Mounting") */
+	const char *const *check_also;
 	const struct cfs_route *routes;
 	size_t nroutes;
 	const struct cfs_lister *listers;

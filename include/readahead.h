@@ -10,10 +10,10 @@
  * next level fetched or on its way, instead of paying one round trip per
  * file.  The response cache's rules hold: nothing is asked twice within
  * the TTL, and a read waiting on a request being read ahead waits for
- * that one instead of sending its own.  One worker thread, started at
- * the first listing (after the daemon forked), works through a short
- * queue of directories; a full queue drops new ones (read-ahead is only
- * ever a head start).
+ * that one instead of sending its own.  A few worker threads, started
+ * as listings need them (after the daemon forked), work through a short
+ * queue of directories, several at once; a full queue drops new ones
+ * (read-ahead is only ever a head start).
  */
 #ifndef CFS_READAHEAD_H
 #define CFS_READAHEAD_H

@@ -23,6 +23,7 @@ struct flight {
 	int done;
 	int err;
 	int users;
+	int background; /* read-ahead's, until a process waits for it */
 	struct cfs_resp *resp;
 };
 
@@ -381,15 +382,26 @@ static enum lookup classify(const struct entry *e, double now)
 	return e->flight ? WAIT : FETCH;
 }
 
-static struct flight *flight_start(struct entry *e)
+static struct flight *flight_start(struct entry *e, int background)
 {
 	struct flight *f = calloc(1, sizeof(*f));
 
 	if (f) {
 		f->users = 1;
+		f->background = background || cfs_http_in_background();
 		e->flight = f;
 	}
 	return f;
+}
+
+/* A process waits for what read-ahead fetches: it goes first now. */
+static void promote(struct cfs_cache *c, struct flight *f, const char *path,
+		    const char *accept)
+{
+	if (!f->background || cfs_http_in_background() || !c->http)
+		return;
+	f->background = 0;
+	cfs_http_promote(c->http, path, accept);
 }
 
 static int flight_wait(struct cfs_cache *c, struct flight *f,
@@ -471,6 +483,7 @@ int cfs_cache_get_with(struct cfs_cache *c, const char *path,
 			err = -EAGAIN;
 			goto out;
 		}
+		promote(c, e->flight, path, accept);
 		err = flight_wait(c, e->flight, out);
 		goto out;
 	case FETCH:
@@ -480,7 +493,7 @@ int cfs_cache_get_with(struct cfs_cache *c, const char *path,
 		}
 		break;
 	}
-	f = flight_start(e);
+	f = flight_start(e, 0);
 	if (!f)
 		goto out;
 	pthread_mutex_unlock(&c->lock);
@@ -499,8 +512,24 @@ out:
 	return err;
 }
 
-void cfs_cache_prefetch(struct cfs_cache *c, char *const *paths,
-			const char *const *accepts, size_t n, int background)
+/* The status, errno and messages of an answer, without its body. */
+static void copy_outcome(struct cfs_http_response *to,
+			 const struct cfs_http_response *from)
+{
+	memset(to, 0, sizeof(*to));
+	to->status = from->status;
+	to->err = from->err;
+	memcpy(to->request_id, from->request_id, sizeof(to->request_id));
+	memcpy(to->message, from->message, sizeof(to->message));
+}
+
+/*
+ * Starts the missing ones of n fetches at once and waits for them; with
+ * first, it gets the outcome of paths[0] (ENOMEM if it did not start).
+ */
+static void fetch_many(struct cfs_cache *c, const char *const *paths,
+		       const char *const *accepts, size_t n, int background,
+		       struct cfs_http_response *first)
 {
 	struct cfs_http_request *rq = calloc(n ? n : 1, sizeof(*rq));
 	struct cfs_http_response *rs = calloc(n ? n : 1, sizeof(*rs));
@@ -509,6 +538,10 @@ void cfs_cache_prefetch(struct cfs_cache *c, char *const *paths,
 	size_t i;
 	size_t k = 0;
 
+	if (first) {
+		memset(first, 0, sizeof(*first));
+		first->err = -ENOMEM;
+	}
 	/* with a source of its own, every lookup fetches for itself */
 	if (!rq || !rs || !mine || local_only || c->source)
 		goto out;
@@ -521,7 +554,7 @@ void cfs_cache_prefetch(struct cfs_cache *c, char *const *paths,
 
 		free(key);
 		if (!e || classify(e, cfs_monotonic()) != FETCH ||
-		    !flight_start(e))
+		    !flight_start(e, background))
 			continue;
 		e->last_used = cfs_monotonic();
 		mine[k] = e;
@@ -537,6 +570,8 @@ void cfs_cache_prefetch(struct cfs_cache *c, char *const *paths,
 	for (i = 0; i < k; i++) {
 		struct flight *f = mine[i]->flight;
 
+		if (first && rq[i].path == paths[0])
+			copy_outcome(first, &rs[i]);
 		settle(c, mine[i], rq[i].path, &rs[i]);
 		cfs_http_response_clear(&rs[i]);
 		flight_release(f);
@@ -547,6 +582,32 @@ out:
 	free(rq);
 	free(rs);
 	free(mine);
+}
+
+void cfs_cache_prefetch(struct cfs_cache *c, char *const *paths,
+			const char *const *accepts, size_t n, int background)
+{
+	fetch_many(c, (const char *const *)paths, accepts, n, background,
+		   NULL);
+}
+
+int cfs_cache_check(struct cfs_cache *c, const char *check_path,
+		    const char *const *also, size_t n,
+		    struct cfs_http_response *rs)
+{
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
+	const char **paths = calloc(n + 1, sizeof(*paths));
+
+	if (!paths) {
+		memset(rs, 0, sizeof(*rs));
+		return rs->err = -ENOMEM;
+	}
+	paths[0] = check_path;
+	if (n)
+		memcpy(paths + 1, also, n * sizeof(*paths));
+	fetch_many(c, paths, NULL, n + 1, 0, rs);
+	free(paths);
+	return rs->err;
 }
 
 struct drop_arg {

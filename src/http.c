@@ -31,6 +31,7 @@ struct transfer {
 	struct cfs_buf body;
 	int attempts;
 	int done;
+	int background;	   /* read-ahead, until a process waits for it */
 	int probe;	   /* the worker's own, while the API is down */
 	int answered;	   /* the last attempt got an HTTP status */
 	long retry_after;  /* seconds the server asked us to wait */
@@ -56,6 +57,7 @@ struct cfs_http {
 	struct transfer *queue;	  /* waiting to start, in order (enqueue) */
 	struct transfer *delayed; /* waiting for their backoff */
 	unsigned int active;
+	unsigned int streams; /* snapshots holding a slot (take_stream_slot) */
 	/* the API is down after CFS_HTTP_DOWN_AFTER attempts in a row got no
 	 * answer; until a probe gets one, requests fail at once */
 	unsigned int unanswered;
@@ -484,6 +486,8 @@ static void finish_transfer(struct cfs_http *h, struct transfer *t,
 	cfs_buf_free(&t->body);
 	pthread_mutex_lock(&h->lock);
 	h->active--;
+	/* a slot for a stream that waits for one (take_stream_slot) */
+	pthread_cond_broadcast(&h->done_cv);
 	if (t->probe) {
 		probe_done(h);
 	} else if (retry) {
@@ -545,16 +549,20 @@ static void start_probe(struct cfs_http *h)
 		fail_transfer(h, t, -ENOMEM, strerror(ENOMEM));
 }
 
+/* What read-ahead may hold: all but one slot, kept for a process. */
+static unsigned int slots_for(const struct cfs_http *h, int background)
+{
+	return background && h->max_conns > 1 ? h->max_conns - 1
+					      : h->max_conns;
+}
+
 /* Whether the head of the queue may start now. */
 static int may_start(const struct cfs_http *h)
 {
-	unsigned int slots = h->max_conns;
-
 	if (!h->queue)
 		return 0;
-	if (h->queue->rq->background && slots > 1)
-		slots--;
-	return h->down || h->active < slots;
+	return h->down ||
+	       h->active + h->streams < slots_for(h, h->queue->background);
 }
 
 static void start_ready(struct cfs_http *h)
@@ -576,7 +584,7 @@ static void enqueue(struct cfs_http *h, struct transfer *t)
 {
 	struct transfer **p = &h->queue;
 
-	while (*p && (t->rq->background || !(*p)->rq->background))
+	while (*p && (t->background || !(*p)->background))
 		p = &(*p)->next;
 	t->next = *p;
 	*p = t;
@@ -703,6 +711,52 @@ void cfs_http_free(struct cfs_http *h)
 	free(h);
 }
 
+static __thread int in_background;
+
+int cfs_http_background(int on)
+{
+	int was = in_background;
+
+	in_background = on;
+	return was;
+}
+
+int cfs_http_in_background(void)
+{
+	return in_background;
+}
+
+static int same_accept(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+void cfs_http_promote(struct cfs_http *h, const char *path, const char *accept)
+{
+	struct transfer **p;
+	struct transfer *t = NULL;
+
+	pthread_mutex_lock(&h->lock);
+	for (p = &h->queue; *p; p = &(*p)->next)
+		if ((*p)->background && strcmp((*p)->rq->path, path) == 0 &&
+		    same_accept((*p)->rq->accept, accept)) {
+			t = *p;
+			*p = t->next;
+			break;
+		}
+	if (t) {
+		t->background = 0;
+		enqueue(h, t);
+	}
+	for (t = h->delayed; t; t = t->next)
+		if (strcmp(t->rq->path, path) == 0 &&
+		    same_accept(t->rq->accept, accept))
+			t->background = 0;
+	pthread_mutex_unlock(&h->lock);
+	if (h->multi)
+		curl_multi_wakeup(h->multi);
+}
+
 void cfs_http_perform_many(struct cfs_http *h,
 			   const struct cfs_http_request *rq,
 			   struct cfs_http_response *rs, size_t n)
@@ -722,6 +776,7 @@ void cfs_http_perform_many(struct cfs_http *h,
 	for (i = 0; i < n; i++) {
 		t[i].rq = &rq[i];
 		t[i].rs = &rs[i];
+		t[i].background = rq[i].background || in_background;
 		enqueue(h, &t[i]);
 	}
 	pthread_mutex_unlock(&h->lock);
@@ -845,6 +900,32 @@ static void note_stream_answer(struct cfs_http *h, int answered)
 		say_api_state(h, down);
 }
 
+/*
+ * A stream that ends of itself (a log snapshot) is a request like any
+ * other: it waits for one of the max_conns slots and holds it.  A live
+ * stream stays outside the cap, or a few `tail -f` would stop every
+ * other request.
+ */
+static void take_stream_slot(struct cfs_http *h)
+{
+	pthread_mutex_lock(&h->lock);
+	while (!h->down && !h->stopping &&
+	       h->active + h->streams >= slots_for(h, in_background))
+		pthread_cond_wait(&h->done_cv, &h->lock);
+	h->streams++;
+	pthread_mutex_unlock(&h->lock);
+}
+
+static void give_stream_slot(struct cfs_http *h)
+{
+	pthread_mutex_lock(&h->lock);
+	h->streams--;
+	pthread_cond_broadcast(&h->done_cv);
+	pthread_mutex_unlock(&h->lock);
+	if (h->multi)
+		curl_multi_wakeup(h->multi);
+}
+
 int cfs_http_stream(struct cfs_http *h, const char *path,
 		    const char *last_event_id, unsigned int idle_seconds,
 		    const int *stop, cfs_http_data_fn on_data, void *arg,
@@ -864,6 +945,8 @@ int cfs_http_stream(struct cfs_http *h, const char *path,
 	st.easy = new_easy(h, path);
 	if (!st.easy)
 		return rs->err = -ENOMEM;
+	if (!stop)
+		take_stream_slot(h);
 	if (add_header(&headers, "Accept", "text/event-stream") ||
 	    (last_event_id && *last_event_id &&
 	     add_header(&headers, "Last-Event-ID", last_event_id)) ||
@@ -895,6 +978,8 @@ int cfs_http_stream(struct cfs_http *h, const char *path,
 			  rs->status, (cfs_monotonic() - started) * 1000.0,
 			  rs->request_id[0] ? rs->request_id : "-");
 out:
+	if (!stop)
+		give_stream_slot(h);
 	cfs_buf_free(&st.error_body);
 	curl_slist_free_all(headers);
 	curl_easy_cleanup(st.easy);

@@ -311,20 +311,26 @@ static int run_loop(struct fuse_session *se, const struct cfs_options *o)
 	return rc;
 }
 
-static int check_credentials(struct cfs_http *http,
+/*
+ * The check's answer stays in the cache, and the GETs the provider names
+ * beside it go at once: the round trip the check costs anyway brings the
+ * owners' listing (README "Mounting").
+ */
+static int check_credentials(struct cfs_http *http, struct cfs_cache *cache,
 			     const struct cfs_provider *p)
 {
-	struct cfs_http_request rq = { .method = "GET",
-				       .path = p->check_path };
 	struct cfs_http_response rs;
+	size_t n = 0;
 	int rc;
 
 	if (cfs_http_start(http) != 0) {
 		fprintf(stderr, "cloudfs: cannot start the HTTP worker\n");
 		return -1;
 	}
+	while (p->check_also && p->check_also[n])
+		n++;
 	cfs_log_quiet(1);
-	rc = cfs_http_perform(http, &rq, &rs);
+	rc = cfs_cache_check(cache, p->check_path, p->check_also, n, &rs);
 	cfs_log_quiet(0);
 	cfs_http_stop(http);
 	if (rc == -EACCES)
@@ -476,9 +482,7 @@ int main(int argc, char *argv[])
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	base = o.api_url ? o.api_url : p->default_url(&auth);
 	http = cfs_http_new(base, &auth, o.max_conns, o.timeout);
-	if (!http || check_credentials(http, p) != 0)
-		goto out_curl;
-	cache = cfs_cache_new(http, o.ttl);
+	cache = http ? cfs_cache_new(http, o.ttl) : NULL;
 	disk = cfs_diskcache_open(o.cache_dir, base);
 	fs.tree = cache ? cfs_tree_new(p, cache, disk, base, err, sizeof(err))
 			: NULL;
@@ -489,6 +493,8 @@ int main(int argc, char *argv[])
 	}
 	cfs_tree_set_logs(fs.tree, o.log_lines, o.ttl);
 	cfs_tree_set_node_cache(fs.tree, o.node_cache);
+	if (check_credentials(http, cache, p) != 0)
+		goto out_curl;
 	fs.overlay = cfs_overlay_new(o.ttl);
 	fs.turn_timeout = o.timeout;
 	fs.write_max = o.write_buffer;

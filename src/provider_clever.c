@@ -428,7 +428,10 @@ static int logs_jsonl(struct cfs_tree *t, const struct cfs_vars *v,
 }
 
 static const struct cfs_lister clever_listers[] = {
-	{ .name = "@owners", .list = list_owners },
+	/* and /v2/self, the credentials check's, which the cache keeps */
+	{ .name = "@owners",
+	  .list = list_owners,
+	  .fetches = "/v2/organisations" },
 	{ .name = "@owner_names", .list = list_owner_names },
 	/*
 	 * A log search is named, never listed: there is no list of texts,
@@ -611,6 +614,7 @@ static const char *default_url(const struct cfs_auth *auth)
 const struct cfs_provider cfs_provider_clever = {
 	.name = "clever",
 	.check_path = "/v2/self",
+	.check_also = (const char *const[]){ "/v2/organisations", NULL },
 	.routes = clever_routes,
 	.nroutes = sizeof(clever_routes) / sizeof(clever_routes[0]),
 	.listers = clever_listers,

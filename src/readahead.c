@@ -4,28 +4,60 @@
 #define _GNU_SOURCE
 #include "readahead.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cache.h"
 #include "fetch.h"
+#include "http.h"
 #include "tree.h"
+#include "util.h"
 
 #define QUEUED_MAX 32
-/* log snapshots read ahead at once */
-#define OWN_FETCHERS 4
+/*
+ * A process that lists a subdirectory of a directory it listed lately is
+ * walking the tree: the next NEXT_SIBLINGS subdirectories after it, which
+ * the walk reaches next, are read ahead too, so that their fetches run
+ * beside this one's instead of after them.
+ */
+#define NEXT_SIBLINGS 2
+/* entries looked at for them: a walk through a directory of thousands
+ * stays linear (their entries' needs came with its own listing) */
+#define SIBLINGS_SCAN 64
+#define LISTED_MAX 64	 /* the directories processes listed lately */
+#define WALK_WINDOW 30.0 /* seconds */
+/* log snapshots of one directory read ahead at once (each takes one of
+ * the HTTP layer's slots while it streams) */
+#define OWN_FETCHERS 8
+/*
+ * Directories read ahead at once: a walker lists the next directory
+ * before the last one's fetches are back, and its fetches should not wait
+ * for them.  The HTTP worker's queue keeps the total within max_conns.
+ */
+#define WORKERS 4
 
 struct cfs_readahead {
 	struct cfs_tree *tree;
 	struct cfs_cache *cache;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
-	pthread_t thread;
-	int running;
+	pthread_t thread[WORKERS];
+	size_t nthreads;
+	size_t idle;
 	int stopping;
 	size_t n;
-	char *queue[QUEUED_MAX]; /* oldest first */
+	struct job {
+		char *dir;
+		int walk;    /* a walker listed it: its next siblings too */
+	} queue[QUEUED_MAX]; /* oldest first */
+	struct listed {
+		char *dir;
+		double at; /* monotonic */
+	} listed[LISTED_MAX];
+	size_t listed_next;
 };
 
 struct cfs_readahead *cfs_readahead_new(struct cfs_tree *t,
@@ -42,8 +74,8 @@ struct cfs_readahead *cfs_readahead_new(struct cfs_tree *t,
 	return ra;
 }
 
-/* Fetches of a kind of their own (log snapshots), a few at a time: they
- * do not go through the HTTP worker's queue. */
+/* Fetches of a kind of their own (log snapshots), a few at a time: each
+ * streams in its own thread, outside the HTTP worker's queue. */
 struct own_fetches {
 	struct cfs_readahead *ra;
 	const struct cfs_wants *w;
@@ -55,6 +87,7 @@ static void *own_fetcher(void *arg)
 	struct own_fetches *of = arg;
 	size_t i;
 
+	cfs_http_background(1);
 	while ((i = __atomic_fetch_add(&of->next, 1, __ATOMIC_RELAXED)) <
 	       of->w->n)
 		if (of->w->kind[i] != &cfs_fetch_get)
@@ -107,73 +140,170 @@ out:
 	cfs_wants_clear(&w);
 }
 
-static void *worker_main(void *arg)
-{
-	struct cfs_readahead *ra = arg;
-	char *dir;
-
-	pthread_mutex_lock(&ra->lock);
-	while (!ra->stopping) {
-		if (!ra->n) {
-			pthread_cond_wait(&ra->wake, &ra->lock);
-			continue;
-		}
-		dir = ra->queue[0];
-		memmove(ra->queue, ra->queue + 1,
-			--ra->n * sizeof(*ra->queue));
-		pthread_mutex_unlock(&ra->lock);
-		read_ahead_of(ra, dir);
-		free(dir);
-		pthread_mutex_lock(&ra->lock);
-	}
-	pthread_mutex_unlock(&ra->lock);
-	return NULL;
-}
+static void *worker_main(void *arg);
 
 static int queued(const struct cfs_readahead *ra, const char *dir)
 {
 	size_t i;
 
 	for (i = 0; i < ra->n; i++)
-		if (strcmp(ra->queue[i], dir) == 0)
+		if (strcmp(ra->queue[i].dir, dir) == 0)
 			return 1;
 	return 0;
 }
 
-void cfs_readahead_dir(struct cfs_readahead *ra, const char *dir)
+/* Under ra->lock. */
+static void enqueue(struct cfs_readahead *ra, const char *dir, int walk)
 {
 	char *copy;
 
-	pthread_mutex_lock(&ra->lock);
 	if (ra->stopping || ra->n == QUEUED_MAX || queued(ra, dir))
-		goto out;
-	if (!ra->running &&
-	    pthread_create(&ra->thread, NULL, worker_main, ra) != 0)
-		goto out;
-	ra->running = 1;
+		return;
+	/* one more worker while every one is busy; none at all is an error */
+	if (ra->idle <= ra->n && ra->nthreads < WORKERS &&
+	    pthread_create(&ra->thread[ra->nthreads], NULL, worker_main, ra) ==
+		    0)
+		ra->nthreads++;
+	if (!ra->nthreads)
+		return;
 	copy = strdup(dir);
 	if (!copy)
-		goto out;
-	ra->queue[ra->n++] = copy;
+		return;
+	ra->queue[ra->n++] = (struct job){ copy, walk };
 	pthread_cond_signal(&ra->wake);
-out:
+}
+
+struct siblings {
+	struct cfs_readahead *ra;
+	const char *parent;
+	const char *after; /* the name the walker is in */
+	int past;
+	int left;
+	int scan;
+};
+
+static int queue_sibling(void *arg, const char *name, enum cfs_kind kind,
+			 enum cfs_cost cost)
+{
+	struct siblings *s = arg;
+	char *dir;
+
+	(void)cost;
+	if (--s->scan < 0)
+		return 1;
+	if (!s->past) {
+		s->past = strcmp(name, s->after) == 0;
+		return 0;
+	}
+	if (kind != CFS_DIR)
+		return 0;
+	if (asprintf(&dir, "%s%s%s", s->parent, *s->parent ? "/" : "", name) <
+	    0)
+		return -ENOMEM;
+	pthread_mutex_lock(&s->ra->lock);
+	enqueue(s->ra, dir, 0);
+	pthread_mutex_unlock(&s->ra->lock);
+	free(dir);
+	return --s->left > 0 ? 0 : 1;
+}
+
+/* The parent's listing as the cache holds it: a head start never waits
+ * for one. */
+static void read_ahead_siblings(struct cfs_readahead *ra, const char *dir)
+{
+	const char *slash = strrchr(dir, '/');
+	char *parent = slash ? strndup(dir, (size_t)(slash - dir))
+			     : strdup("");
+	struct siblings s = { .ra = ra,
+			      .parent = parent,
+			      .after = slash ? slash + 1 : dir,
+			      .left = NEXT_SIBLINGS,
+			      .scan = SIBLINGS_SCAN };
+	int was;
+
+	if (!parent)
+		return;
+	was = cfs_cache_local_only(1);
+	cfs_tree_readdir(ra->tree, parent, queue_sibling, &s);
+	cfs_cache_local_only(was);
+	free(parent);
+}
+
+static void *worker_main(void *arg)
+{
+	struct cfs_readahead *ra = arg;
+	struct job job;
+
+	/* what it fetches, listings included, queues behind processes */
+	cfs_http_background(1);
+	pthread_mutex_lock(&ra->lock);
+	while (!ra->stopping) {
+		if (!ra->n) {
+			ra->idle++;
+			pthread_cond_wait(&ra->wake, &ra->lock);
+			ra->idle--;
+			continue;
+		}
+		job = ra->queue[0];
+		memmove(ra->queue, ra->queue + 1,
+			--ra->n * sizeof(*ra->queue));
+		pthread_mutex_unlock(&ra->lock);
+		if (job.walk)
+			read_ahead_siblings(ra, job.dir);
+		read_ahead_of(ra, job.dir);
+		free(job.dir);
+		pthread_mutex_lock(&ra->lock);
+	}
+	pthread_mutex_unlock(&ra->lock);
+	return NULL;
+}
+
+/* Under ra->lock: whether a process listed dir's parent lately, and
+ * dir remembered as listed. */
+static int walking(struct cfs_readahead *ra, const char *dir)
+{
+	const char *slash = strrchr(dir, '/');
+	size_t plen = slash ? (size_t)(slash - dir) : 0;
+	double now = cfs_monotonic();
+	struct listed *l;
+	int walk = 0;
+	size_t i;
+
+	for (i = 0; i < LISTED_MAX && *dir; i++) {
+		l = &ra->listed[i];
+		if (l->dir && now - l->at < WALK_WINDOW &&
+		    strlen(l->dir) == plen && strncmp(l->dir, dir, plen) == 0)
+			walk = 1;
+	}
+	l = &ra->listed[ra->listed_next];
+	free(l->dir);
+	l->dir = strdup(dir);
+	l->at = now;
+	ra->listed_next = (ra->listed_next + 1) % LISTED_MAX;
+	return walk;
+}
+
+void cfs_readahead_dir(struct cfs_readahead *ra, const char *dir)
+{
+	pthread_mutex_lock(&ra->lock);
+	enqueue(ra, dir, walking(ra, dir));
 	pthread_mutex_unlock(&ra->lock);
 }
 
 void cfs_readahead_stop(struct cfs_readahead *ra)
 {
-	int running;
+	size_t n;
 
 	if (!ra)
 		return;
 	pthread_mutex_lock(&ra->lock);
 	ra->stopping = 1;
-	running = ra->running;
-	ra->running = 0;
-	pthread_cond_signal(&ra->wake);
+	n = ra->nthreads;
+	ra->nthreads = 0;
+	pthread_cond_broadcast(&ra->wake);
 	pthread_mutex_unlock(&ra->lock);
-	if (running)
-		pthread_join(ra->thread, NULL);
+	while (n)
+		pthread_join(ra->thread[--n], NULL);
 }
 
 void cfs_readahead_free(struct cfs_readahead *ra)
@@ -184,7 +314,9 @@ void cfs_readahead_free(struct cfs_readahead *ra)
 		return;
 	cfs_readahead_stop(ra);
 	for (i = 0; i < ra->n; i++)
-		free(ra->queue[i]);
+		free(ra->queue[i].dir);
+	for (i = 0; i < LISTED_MAX; i++)
+		free(ra->listed[i].dir);
 	pthread_mutex_destroy(&ra->lock);
 	pthread_cond_destroy(&ra->wake);
 	free(ra);

@@ -122,24 +122,105 @@ def test_listing_reads_ahead_one_level_down_and_never_a_live_stream(sim, mount_f
     app = state["applications"][owner][0]["id"]
     v4 = f"/v4/orchestration/organisations/{owner}/applications/{app}"
     lb = f"/v4/load-balancers/organisations/{owner}/applications/{app}/load-balancers/default"
-    for parts in [("orgs",), ("orgs", owner), ("orgs", owner, "apps")]:
-        os.listdir(m.p(*parts))
+    os.listdir(m.p("orgs"))
     quiet(sim)
     sim.clear_requests()
+    # listed by a process that did not list apps/: no walk, no siblings
     os.listdir(m.p("orgs", owner, "apps", app))
     quiet(sim)
     ahead = api_requests(sim)
     logs = f"/v4/logs/organisations/{owner}/applications/{app}/logs"
-    # its files' fetches (the logs: a snapshot, never the live stream) and
-    # its subdirectories' listings, each once
-    assert sorted(paths_of(ahead)) == sorted([lb, logs, v4 + "/deployments",
+    # the apps list (for the path), then its files' fetches (the logs: a
+    # snapshot, never the live stream) and its subdirectories' listings,
+    # each once
+    apps = f"/v2/organisations/{owner}/applications"
+    assert sorted(paths_of(ahead)) == sorted([apps, lb, logs, v4 + "/deployments",
                                               v4 + "/instances"]), paths_of(ahead)
     assert all("until=" in r["query"] for r in ahead if r["path"] == logs)
     want = json.loads(sim.api(lb))
     sim.clear_requests()
     with open(m.p("orgs", owner, "apps", app, "load-balancer.json"), "rb") as f:
         assert json.loads(f.read()) == want
+    os.stat(m.p("orgs", owner, "apps", app, "deployments"))
+    assert paths_of(api_requests(sim)) == []
+
+
+def deployment_snapshots(requests, owner, app):
+    logs = f"/v4/logs/organisations/{owner}/applications/{app}/logs"
+    return sorted(r["query"].split("deploymentId=")[1].split("&")[0] for r in requests
+                  if r["path"] == logs and "deploymentId=" in r["query"])
+
+
+def test_a_walk_reads_ahead_the_next_subdirectories_beside_the_one_it_enters(sim, mount_fs):
+    m = mount_fs("clever")
+    state = sim.state()["clever"]
+    owner = state["organisations"][0]["id"]
+    app = state["applications"][owner][0]["id"]
+    base = m.p("orgs", owner, "apps", app)
+    subdirs = [n for n in os.listdir(base) if os.path.isdir(os.path.join(base, n))]
+    assert subdirs.index("deployments") + 2 == subdirs.index("deployment-logs")
+    quiet(sim)
+    sim.clear_requests()
+    # a walker in deployments/, which it found listing the application:
+    # the next two subdirectories (instances/, deployment-logs/) come too
+    os.listdir(os.path.join(base, "deployments"))
+    quiet(sim)
+    requests = api_requests(sim)
+    deployments = sorted(os.listdir(os.path.join(base, "deployment-logs")))
+    assert deployments
+    assert deployment_snapshots(requests, owner, app) == deployments
+    assert not any("instanceId=" in r["query"] for r in requests)
+    assert all("until=" in r["query"] for r in requests if r["path"].endswith("/logs"))
+
+
+def test_a_single_ls_of_a_subdirectory_reads_ahead_no_sibling(sim, mount_fs):
+    m = mount_fs("clever")
+    state = sim.state()["clever"]
+    owner = state["organisations"][0]["id"]
+    app = state["applications"][owner][0]["id"]
+    os.listdir(m.p("orgs", owner, "apps"))
+    quiet(sim)
+    sim.clear_requests()
     os.listdir(m.p("orgs", owner, "apps", app, "deployments"))
+    quiet(sim)
+    assert deployment_snapshots(api_requests(sim), owner, app) == []
+
+
+def test_log_snapshots_read_ahead_stay_within_max_conns(sim, mount_fs):
+    m = mount_fs("clever", "max_conns=2")
+    owner = sim.state()["clever"]["organisations"][0]["id"]
+    sim.latency(100)
+    try:
+        sim.clear_requests()
+        done = subprocess.run(["grep", "-r", "-F", "no file holds this",
+                               m.p("orgs", owner, "apps")], capture_output=True, timeout=TIMEOUT)
+        assert done.returncode == 1, done.stderr
+        quiet(sim)
+        log = [r for r in sim.requests() if "until=" in r["query"] or r["method"] != "GET"
+               or not r["path"].endswith("/logs")]
+    finally:
+        sim.latency(0)
+    assert sum("until=" in r["query"] for r in log) >= 4
+    edges = sorted([(r["t_start"], 1) for r in log] + [(r["t_answer"], -1) for r in log])
+    peak = now = 0
+    for _, step in edges:  # at a tie, an answer goes before an arrival
+        now += step
+        peak = max(peak, now)
+    assert peak <= 2
+
+
+def test_the_mount_brings_the_owners_listing_beside_the_credentials_check(sim, mount_fs):
+    quiet(sim)
+    sim.clear_requests()
+    m = mount_fs("clever")
+    at_mount = api_requests(sim)
+    assert sorted(paths_of(at_mount)) == ["/v2/organisations", "/v2/self"]
+    first, second = sorted(at_mount, key=lambda r: r["t_start"])
+    assert second["t_start"] < first["t_answer"]  # in flight at once
+    sim.clear_requests()
+    owners = os.listdir(m.p("orgs"))
+    state = sim.state()["clever"]
+    assert sorted(owners) == sorted(["by-name"] + [o["id"] for o in [state["self"]] + state["organisations"]])
     assert paths_of(api_requests(sim)) == []
 
 
