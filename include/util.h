@@ -39,6 +39,11 @@ int cfs_buf_printf(struct cfs_buf *b, const char *fmt, ...)
 struct cfs_blob *cfs_buf_to_blob(struct cfs_buf *b);
 void cfs_buf_free(struct cfs_buf *b);
 
+/* Paths relative to the mount ("" is its root), as new strings or NULL:
+ * the parent ("a/b" of "a/b/c", "" of "a"), and name inside dir. */
+char *cfs_path_parent(const char *path);
+char *cfs_path_join(const char *dir, const char *name);
+
 /* FNV-1a 64: cheap change detection, not security. */
 uint64_t cfs_fingerprint(const void *data, size_t len);
 

@@ -288,8 +288,8 @@ static char *child_of(struct cfs_fs *fs, fuse_ino_t parent, const char *name,
 		*rc = -ENOENT;
 	else if (strlen(name) > 255)
 		*rc = -ENAMETOOLONG;
-	else if (asprintf(&path, "%s%s%s", dir, *dir ? "/" : "", name) < 0)
-		path = NULL;
+	else
+		path = cfs_path_join(dir, name);
 	if (!*rc && !path)
 		*rc = -ENOMEM;
 	free(dir);

@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -197,8 +196,8 @@ static int queue_sibling(void *arg, const char *name, enum cfs_kind kind,
 	}
 	if (kind != CFS_DIR)
 		return 0;
-	if (asprintf(&dir, "%s%s%s", s->parent, *s->parent ? "/" : "", name) <
-	    0)
+	dir = cfs_path_join(s->parent, name);
+	if (!dir)
 		return -ENOMEM;
 	pthread_mutex_lock(&s->ra->lock);
 	enqueue(s->ra, dir, 0);
@@ -212,8 +211,7 @@ static int queue_sibling(void *arg, const char *name, enum cfs_kind kind,
 static void read_ahead_siblings(struct cfs_readahead *ra, const char *dir)
 {
 	const char *slash = strrchr(dir, '/');
-	char *parent = slash ? strndup(dir, (size_t)(slash - dir))
-			     : strdup("");
+	char *parent = cfs_path_parent(dir);
 	struct siblings s = { .ra = ra,
 			      .parent = parent,
 			      .after = slash ? slash + 1 : dir,
@@ -258,36 +256,40 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-/* Under ra->lock: whether a process listed dir's parent lately, and
- * dir remembered as listed. */
-static int walking(struct cfs_readahead *ra, const char *dir)
+/* Under ra->lock: whether a process listed dir in the last WALK_WINDOW. */
+static int listed_lately(const struct cfs_readahead *ra, const char *dir,
+			 double now)
 {
-	const char *slash = strrchr(dir, '/');
-	size_t plen = slash ? (size_t)(slash - dir) : 0;
-	double now = cfs_monotonic();
-	struct listed *l;
-	int walk = 0;
 	size_t i;
 
-	for (i = 0; i < LISTED_MAX && *dir; i++) {
-		l = &ra->listed[i];
-		if (l->dir && now - l->at < WALK_WINDOW &&
-		    strlen(l->dir) == plen && strncmp(l->dir, dir, plen) == 0)
-			walk = 1;
-	}
-	l = &ra->listed[ra->listed_next];
+	for (i = 0; i < LISTED_MAX; i++)
+		if (ra->listed[i].dir &&
+		    now - ra->listed[i].at < WALK_WINDOW &&
+		    strcmp(ra->listed[i].dir, dir) == 0)
+			return 1;
+	return 0;
+}
+
+/* Under ra->lock; takes dir. */
+static void remember_listed(struct cfs_readahead *ra, char *dir, double now)
+{
+	struct listed *l = &ra->listed[ra->listed_next];
+
 	free(l->dir);
-	l->dir = strdup(dir);
-	l->at = now;
+	*l = (struct listed){ dir, now };
 	ra->listed_next = (ra->listed_next + 1) % LISTED_MAX;
-	return walk;
 }
 
 void cfs_readahead_dir(struct cfs_readahead *ra, const char *dir)
 {
+	char *parent = *dir ? cfs_path_parent(dir) : NULL;
+	double now = cfs_monotonic();
+
 	pthread_mutex_lock(&ra->lock);
-	enqueue(ra, dir, walking(ra, dir));
+	enqueue(ra, dir, parent && listed_lately(ra, parent, now));
+	remember_listed(ra, strdup(dir), now);
 	pthread_mutex_unlock(&ra->lock);
+	free(parent);
 }
 
 void cfs_readahead_stop(struct cfs_readahead *ra)

@@ -1180,13 +1180,6 @@ void cfs_tree_fetch_documents(struct cfs_tree *t, const char *dir)
 
 /* ---- writes -------------------------------------------------------- */
 
-static char *parent_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	return slash ? strndup(path, (size_t)(slash - path)) : strdup("");
-}
-
 enum cfs_entry cfs_tree_classify(struct cfs_tree *t, const char *path)
 {
 	const struct cfs_croute *cr;
@@ -1208,7 +1201,7 @@ enum cfs_entry cfs_tree_classify(struct cfs_tree *t, const char *path)
 	}
 	if (rc != -ENOENT)
 		return CFS_ENTRY_NONE;
-	parent = parent_of(path);
+	parent = cfs_path_parent(path);
 	if (parent && resolve(t, parent, &cr, &v) == 0) {
 		if (cr->r->kind == CFS_DIR && dir_writable(cr, &v))
 			e = CFS_ENTRY_SCRATCH;

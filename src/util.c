@@ -1,6 +1,6 @@
 /*
- * util.c - blobs, buffers, fingerprints, time conversions and numbers
- * with units, shared by every other module.
+ * util.c - blobs, buffers, fingerprints, mount-relative paths, time
+ * conversions and numbers with units, shared by every other module.
  */
 #define _GNU_SOURCE
 #include "util.h"
@@ -89,6 +89,22 @@ int cfs_buf_printf(struct cfs_buf *b, const char *fmt, ...)
 	va_end(ap);
 	b->len += (size_t)n;
 	return 0;
+}
+
+char *cfs_path_parent(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? strndup(path, (size_t)(slash - path)) : strdup("");
+}
+
+char *cfs_path_join(const char *dir, const char *name)
+{
+	char *path;
+
+	if (asprintf(&path, "%s%s%s", dir, *dir ? "/" : "", name) < 0)
+		return NULL;
+	return path;
 }
 
 uint64_t cfs_blob_fingerprint(struct cfs_blob *b)

@@ -1,6 +1,6 @@
 /*
- * Unit tests of the date parsers, numbers with units and the growable
- * buffer.
+ * Unit tests of the date parsers, numbers with units, the growable
+ * buffer and the path helpers.
  */
 #include "check.h"
 #include "util.h"
@@ -96,11 +96,30 @@ static void test_buf(void)
 	cfs_blob_unref(blob);
 }
 
+static void test_paths(void)
+{
+	char *s;
+
+	s = cfs_path_parent("orgs/o1/apps");
+	CHECK_STR(s, "orgs/o1");
+	free(s);
+	s = cfs_path_parent("orgs");
+	CHECK_STR(s, "");
+	free(s);
+	s = cfs_path_join("orgs/o1", "apps");
+	CHECK_STR(s, "orgs/o1/apps");
+	free(s);
+	s = cfs_path_join("", "orgs");
+	CHECK_STR(s, "orgs");
+	free(s);
+}
+
 int main(void)
 {
 	test_iso8601();
 	test_month();
 	test_scaled();
 	test_buf();
+	test_paths();
 	return 0;
 }
